@@ -1,0 +1,331 @@
+//! `config.json` of a Hugging Face checkpoint, read into typed configs.
+//!
+//! Only the fields the forward pass needs are read; every other field is ignored, as transformers
+//! does. A missing or mistyped field is an error naming the file and the field.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ModelError, Result};
+
+/// The activation of the FFN, as `hidden_act` names it in transformers' `ACT2FN`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Activation {
+    /// Exact GELU, x·Φ(x) with the error function.
+    #[serde(rename = "gelu")]
+    Gelu,
+    /// The tanh approximation of GELU.
+    #[serde(alias = "gelu_new", alias = "gelu_pytorch_tanh", alias = "gelu_fast")]
+    #[serde(rename = "gelu_tanh")]
+    GeluTanh,
+    #[serde(rename = "relu")]
+    Relu,
+    #[serde(rename = "silu", alias = "swish")]
+    Silu,
+    #[serde(rename = "tanh")]
+    Tanh,
+}
+
+fn default_gelu() -> Activation {
+    Activation::Gelu
+}
+fn default_ln_eps() -> f64 {
+    1e-12
+}
+fn default_type_vocab() -> usize {
+    2
+}
+fn default_channels() -> usize {
+    3
+}
+fn default_true() -> bool {
+    true
+}
+
+/// BERT and RoBERTa (`BertConfig`, `RobertaConfig` in transformers).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextEncoderConfig {
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub intermediate_size: usize,
+    #[serde(default = "default_gelu")]
+    pub hidden_act: Activation,
+    #[serde(default = "default_ln_eps")]
+    pub layer_norm_eps: f64,
+    pub max_position_embeddings: usize,
+    #[serde(default = "default_type_vocab")]
+    pub type_vocab_size: usize,
+    #[serde(default)]
+    pub pad_token_id: Option<usize>,
+    #[serde(default)]
+    pub hidden_dropout_prob: f64,
+    #[serde(default)]
+    pub attention_probs_dropout_prob: f64,
+    #[serde(default)]
+    pub classifier_dropout: Option<f64>,
+}
+
+/// ViT (`ViTConfig`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VitConfig {
+    pub hidden_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub intermediate_size: usize,
+    #[serde(default = "default_gelu")]
+    pub hidden_act: Activation,
+    #[serde(default = "default_ln_eps")]
+    pub layer_norm_eps: f64,
+    pub image_size: usize,
+    pub patch_size: usize,
+    #[serde(default = "default_channels")]
+    pub num_channels: usize,
+    #[serde(default = "default_true")]
+    pub qkv_bias: bool,
+    #[serde(default)]
+    pub hidden_dropout_prob: f64,
+    #[serde(default)]
+    pub attention_probs_dropout_prob: f64,
+}
+
+/// The architecture-specific part of a config.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Architecture {
+    Bert(TextEncoderConfig),
+    Roberta(TextEncoderConfig),
+    Vit(VitConfig),
+}
+
+/// Which model class the checkpoint was saved from: a bare encoder or one with a classifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadKind {
+    /// `BertModel`, `RobertaModel`, `ViTModel`: no task head in the checkpoint.
+    None,
+    /// `*ForSequenceClassification` / `ViTForImageClassification` with this many labels.
+    Classification { num_labels: usize },
+}
+
+/// A parsed `config.json`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelConfig {
+    pub path: PathBuf,
+    pub model_type: String,
+    pub architecture: Architecture,
+    pub head: HeadKind,
+    /// Class names by index, from `id2label`.
+    pub labels: Vec<String>,
+}
+
+/// The model types this crate implements.
+pub const SUPPORTED_MODEL_TYPES: &[&str] = &["bert", "roberta", "vit"];
+
+#[derive(Deserialize)]
+struct Common {
+    model_type: String,
+    #[serde(default)]
+    architectures: Option<Vec<String>>,
+    #[serde(default)]
+    id2label: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    num_labels: Option<usize>,
+}
+
+impl ModelConfig {
+    /// Reads `config.json` (a file, or a folder that contains one).
+    pub fn from_path(path: impl AsRef<Path>) -> Result<Self> {
+        let mut path = path.as_ref().to_path_buf();
+        if path.is_dir() {
+            path = path.join("config.json");
+        }
+        let text = std::fs::read_to_string(&path).map_err(|source| ModelError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Self::from_json(&text, &path)
+    }
+
+    /// Parses the text of a `config.json`; `path` is only used in error messages.
+    pub fn from_json(text: &str, path: &Path) -> Result<Self> {
+        let common: Common = parse(text, path)?;
+        let architecture = match common.model_type.as_str() {
+            "bert" => Architecture::Bert(parse(text, path)?),
+            "roberta" => Architecture::Roberta(parse(text, path)?),
+            "vit" => Architecture::Vit(parse(text, path)?),
+            other => {
+                return Err(ModelError::UnsupportedModelType {
+                    path: path.to_path_buf(),
+                    model_type: other.to_string(),
+                    supported: SUPPORTED_MODEL_TYPES.join(", "),
+                })
+            }
+        };
+
+        let labels = labels(&common, path)?;
+        let class = common
+            .architectures
+            .as_ref()
+            .and_then(|a| a.first())
+            .map(String::as_str)
+            .unwrap_or("");
+        let head = if class.ends_with("ForSequenceClassification")
+            || class.ends_with("ForImageClassification")
+        {
+            HeadKind::Classification {
+                num_labels: labels.len(),
+            }
+        } else {
+            HeadKind::None
+        };
+
+        let config = Self {
+            path: path.to_path_buf(),
+            model_type: common.model_type,
+            architecture,
+            head,
+            labels,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let err = |field: &str, message: String| ModelError::Config {
+            path: self.path.clone(),
+            field: field.to_string(),
+            message,
+        };
+        let (hidden, heads, layers, ffn) = match &self.architecture {
+            Architecture::Bert(c) | Architecture::Roberta(c) => (
+                c.hidden_size,
+                c.num_attention_heads,
+                c.num_hidden_layers,
+                c.intermediate_size,
+            ),
+            Architecture::Vit(c) => {
+                if c.patch_size == 0 || c.image_size % c.patch_size != 0 {
+                    return Err(err(
+                        "patch_size",
+                        format!(
+                            "{} does not divide image_size {}",
+                            c.patch_size, c.image_size
+                        ),
+                    ));
+                }
+                (
+                    c.hidden_size,
+                    c.num_attention_heads,
+                    c.num_hidden_layers,
+                    c.intermediate_size,
+                )
+            }
+        };
+        if heads == 0 || hidden % heads != 0 {
+            return Err(err(
+                "num_attention_heads",
+                format!("{heads} does not divide hidden_size {hidden}"),
+            ));
+        }
+        if layers == 0 {
+            return Err(err("num_hidden_layers", "must be at least 1".into()));
+        }
+        if ffn == 0 {
+            return Err(err("intermediate_size", "must be at least 1".into()));
+        }
+        if let Architecture::Roberta(c) = &self.architecture {
+            if c.pad_token_id.is_none() {
+                return Err(err(
+                    "pad_token_id",
+                    "RoBERTa needs it: position ids start at pad_token_id + 1".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The encoder's dimensions, which is all that parameter accounting needs.
+    pub fn dims(&self) -> EncoderDims {
+        match &self.architecture {
+            Architecture::Bert(c) | Architecture::Roberta(c) => EncoderDims {
+                hidden: c.hidden_size,
+                heads: c.num_attention_heads,
+                layers: c.num_hidden_layers,
+                ffn: c.intermediate_size,
+            },
+            Architecture::Vit(c) => EncoderDims {
+                hidden: c.hidden_size,
+                heads: c.num_attention_heads,
+                layers: c.num_hidden_layers,
+                ffn: c.intermediate_size,
+            },
+        }
+    }
+
+    /// The key prefix transformers puts before the encoder's tensors in `*For*` classes.
+    pub fn base_prefix(&self) -> &'static str {
+        match self.architecture {
+            Architecture::Bert(_) => "bert",
+            Architecture::Roberta(_) => "roberta",
+            Architecture::Vit(_) => "vit",
+        }
+    }
+}
+
+/// Sizes of an encoder stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EncoderDims {
+    pub hidden: usize,
+    pub heads: usize,
+    pub layers: usize,
+    pub ffn: usize,
+}
+
+impl EncoderDims {
+    pub fn head_dim(&self) -> usize {
+        self.hidden / self.heads
+    }
+}
+
+fn labels(common: &Common, path: &Path) -> Result<Vec<String>> {
+    if let Some(map) = &common.id2label {
+        let mut labels = vec![None; map.len()];
+        for (id, name) in map {
+            let index: usize =
+                id.parse()
+                    .ok()
+                    .filter(|i| *i < map.len())
+                    .ok_or_else(|| ModelError::Config {
+                        path: path.to_path_buf(),
+                        field: format!("id2label.{id}"),
+                        message: format!("ids must be 0..{} without gaps", map.len()),
+                    })?;
+            labels[index] = Some(name.clone());
+        }
+        return Ok(labels.into_iter().flatten().collect());
+    }
+    // transformers' default when neither is given is two labels.
+    let n = common.num_labels.unwrap_or(2);
+    Ok((0..n).map(|i| format!("LABEL_{i}")).collect())
+}
+
+fn parse<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        let message = inner.to_string();
+        // serde reports a missing field at the parent path; pull the name out of the message.
+        let field = match message.split('`').nth(1) {
+            Some(name) if message.starts_with("missing field") => name.to_string(),
+            _ => field,
+        };
+        ModelError::Config {
+            path: path.to_path_buf(),
+            field,
+            message,
+        }
+    })
+}
