@@ -37,6 +37,9 @@ fn default_ln_eps() -> f64 {
 fn default_type_vocab() -> usize {
     2
 }
+fn default_absolute() -> String {
+    "absolute".into()
+}
 fn default_channels() -> usize {
     3
 }
@@ -67,6 +70,9 @@ pub struct TextEncoderConfig {
     pub attention_probs_dropout_prob: f64,
     #[serde(default)]
     pub classifier_dropout: Option<f64>,
+    /// Only `absolute` is implemented; relative position embeddings are refused, not ignored.
+    #[serde(default = "default_absolute")]
+    pub position_embedding_type: String,
 }
 
 /// ViT (`ViTConfig`).
@@ -234,6 +240,39 @@ impl ModelConfig {
         }
         if ffn == 0 {
             return Err(err("intermediate_size", "must be at least 1".into()));
+        }
+        if let Architecture::Bert(c) | Architecture::Roberta(c) = &self.architecture {
+            if c.position_embedding_type != "absolute" {
+                return Err(err(
+                    "position_embedding_type",
+                    format!(
+                        "`{}` is not supported (only `absolute`)",
+                        c.position_embedding_type
+                    ),
+                ));
+            }
+        }
+        let dropouts: Vec<(&str, f64)> = match &self.architecture {
+            Architecture::Bert(c) | Architecture::Roberta(c) => vec![
+                ("hidden_dropout_prob", c.hidden_dropout_prob),
+                (
+                    "attention_probs_dropout_prob",
+                    c.attention_probs_dropout_prob,
+                ),
+                ("classifier_dropout", c.classifier_dropout.unwrap_or(0.0)),
+            ],
+            Architecture::Vit(c) => vec![
+                ("hidden_dropout_prob", c.hidden_dropout_prob),
+                (
+                    "attention_probs_dropout_prob",
+                    c.attention_probs_dropout_prob,
+                ),
+            ],
+        };
+        for (field, p) in dropouts {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(err(field, format!("{p} is not a probability")));
+            }
         }
         if let Architecture::Roberta(c) = &self.architecture {
             if c.pad_token_id.is_none() {

@@ -55,18 +55,27 @@ impl TextTokenizer {
             path: path.clone(),
             message: e.to_string(),
         })?;
-        if inner.get_padding().is_none() {
-            let (pad_id, pad_token) = ["[PAD]", "<pad>"]
-                .iter()
-                .find_map(|t| inner.token_to_id(t).map(|id| (id, t.to_string())))
-                .unwrap_or((0, "[PAD]".to_string()));
-            inner.with_padding(Some(PaddingParams {
+        // Pad to the longest text of each batch, whatever the file says (all-MiniLM-L6-v2's
+        // tokenizer.json pads every text to 128), keeping the file's pad token.
+        let padding = match inner.get_padding() {
+            Some(p) => PaddingParams {
                 strategy: PaddingStrategy::BatchLongest,
-                pad_id,
-                pad_token,
-                ..PaddingParams::default()
-            }));
-        }
+                ..p.clone()
+            },
+            None => {
+                let (pad_id, pad_token) = ["[PAD]", "<pad>"]
+                    .iter()
+                    .find_map(|t| inner.token_to_id(t).map(|id| (id, t.to_string())))
+                    .unwrap_or((0, "[PAD]".to_string()));
+                PaddingParams {
+                    strategy: PaddingStrategy::BatchLongest,
+                    pad_id,
+                    pad_token,
+                    ..PaddingParams::default()
+                }
+            }
+        };
+        inner.with_padding(Some(padding));
         Ok(Self { inner, path })
     }
 

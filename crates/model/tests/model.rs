@@ -93,3 +93,287 @@ fn peft_base_bert_without_head_matches_its_encoder() {
     let loaded = load::<B>(&dir, &Default::default()).unwrap();
     assert!(loaded.unused_keys.is_empty(), "{:?}", loaded.unused_keys);
 }
+
+// ---- loading errors: each names the file and the key or field, and nothing panics ----
+
+/// A copy of a fixture folder whose config.json and tensors the test may edit.
+fn edited_copy(
+    name: &str,
+    edit_config: impl FnOnce(&mut serde_json::Value),
+    edit_tensors: impl FnOnce(&mut BTreeMap<String, NamedTensor>),
+) -> tempfile::TempDir {
+    let src = fixtures().join("hf").join(name);
+    let dir = tempfile::tempdir().unwrap();
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(src.join("config.json")).unwrap()).unwrap();
+    edit_config(&mut config);
+    std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
+    let mut weights = tensors::read(&src.join("model.safetensors")).unwrap();
+    edit_tensors(&mut weights);
+    tensors::write(&dir.path().join("model.safetensors"), &weights).unwrap();
+    dir
+}
+
+fn load_error(dir: &Path) -> String {
+    match load::<B>(dir, &Default::default()) {
+        Ok(_) => panic!("{} loaded although it is broken", dir.display()),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn missing_tensor_is_named_with_the_keys_tried() {
+    let key = "bert.encoder.layer.1.attention.self.value.bias";
+    let dir = edited_copy(
+        "bert",
+        |_| {},
+        |w| {
+            w.remove(key);
+        },
+    );
+    let msg = load_error(dir.path());
+    assert!(msg.contains("model.safetensors"), "{msg}");
+    assert!(msg.contains(&format!("`{key}`")), "{msg}");
+    assert!(msg.contains("missing tensor"), "{msg}");
+}
+
+#[test]
+fn shape_mismatch_names_key_shapes_and_config_field() {
+    let dir = edited_copy("roberta", |c| c["intermediate_size"] = 48.into(), |_| {});
+    let msg = load_error(dir.path());
+    assert!(
+        msg.contains("roberta.encoder.layer.0.intermediate.dense.weight"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("[64, 32]") && msg.contains("[48, 32]"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn unsupported_model_type_is_refused() {
+    let dir = edited_copy("bert", |c| c["model_type"] = "gpt2".into(), |_| {});
+    let msg = load_error(dir.path());
+    assert!(
+        msg.contains("config.json") && msg.contains("`gpt2`") && msg.contains("bert, roberta, vit"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn mistyped_and_missing_config_fields_are_named() {
+    let dir = edited_copy("vit", |c| c["hidden_size"] = "large".into(), |_| {});
+    let msg = load_error(dir.path());
+    assert!(msg.contains("field `hidden_size`"), "{msg}");
+
+    let dir = edited_copy(
+        "bert",
+        |c| {
+            c.as_object_mut().unwrap().remove("num_attention_heads");
+        },
+        |_| {},
+    );
+    let msg = load_error(dir.path());
+    assert!(msg.contains("field `num_attention_heads`"), "{msg}");
+
+    let dir = edited_copy("bert", |c| c["num_attention_heads"] = 5.into(), |_| {});
+    let msg = load_error(dir.path());
+    assert!(
+        msg.contains("field `num_attention_heads`") && msg.contains("hidden_size 32"),
+        "{msg}"
+    );
+
+    let dir = edited_copy(
+        "bert",
+        |c| c["position_embedding_type"] = "relative_key".into(),
+        |_| {},
+    );
+    assert!(load_error(dir.path()).contains("position_embedding_type"));
+}
+
+#[test]
+fn corrupt_or_missing_weights_are_errors_not_panics() {
+    let dir = edited_copy("bert", |_| {}, |_| {});
+    let path = dir.path().join("model.safetensors");
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let msg = load_error(dir.path());
+    assert!(msg.contains("model.safetensors"), "{msg}");
+
+    std::fs::remove_file(&path).unwrap();
+    let msg = load_error(dir.path());
+    assert!(
+        msg.contains("model.safetensors or pytorch_model.bin"),
+        "{msg}"
+    );
+
+    let msg = load_error(&dir.path().join("nowhere"));
+    assert!(msg.contains("config.json"), "{msg}");
+}
+
+#[test]
+fn keys_without_the_encoder_prefix_load_the_same_model() {
+    // all-MiniLM-L6-v2 and other bare encoders are saved without `bert.`.
+    let dir = edited_copy(
+        "bert",
+        |_| {},
+        |w| {
+            *w = std::mem::take(w)
+                .into_iter()
+                .map(|(k, v)| (k.strip_prefix("bert.").map(str::to_string).unwrap_or(k), v))
+                .collect();
+        },
+    );
+    let device = Default::default();
+    let g = golden(&fixtures().join("hf/bert"));
+    let out = load::<B>(dir.path(), &device)
+        .unwrap()
+        .model
+        .forward(inputs(&g, &device))
+        .unwrap()
+        .named();
+    let diff = max_abs_diff(&out["logits"].as_f32(), &g["logits"].as_f32());
+    assert!(diff < TOL, "{diff}");
+}
+
+#[test]
+fn wrong_inputs_are_named() {
+    let device = Default::default();
+    let bert = load::<B>(fixtures().join("hf/bert"), &device).unwrap();
+    let err = bert
+        .model
+        .forward(Inputs::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("input_ids"), "{err}");
+    let vit = load::<B>(fixtures().join("hf/vit"), &device).unwrap();
+    let err = vit
+        .model
+        .forward(Inputs {
+            pixel_values: Some(Tensor::zeros([1, 3, 16, 16], &device)),
+            ..Inputs::default()
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("pixel_values") && err.contains("image_size"),
+        "{err}"
+    );
+}
+
+// ---- attachment sites ----
+
+#[test]
+fn sites_change_the_output_only_through_what_is_placed_there() {
+    use peftgrid_zoo::forms::{LowRank, Prefix, Prompt};
+    use peftgrid_zoo::Modification;
+
+    let device = Default::default();
+    let dir = fixtures().join("hf/bert");
+    let g = golden(&dir);
+    let run =
+        |model: &peftgrid_model::Model<B>| model.forward(inputs(&g, &device)).unwrap().named();
+    let mut m = load::<B>(&dir, &device).unwrap().model;
+    let reference = run(&m)["last_hidden_state"].as_f32();
+
+    // A zero-initialised LoRA on every projection leaves the output exactly as it was.
+    for sites in m.layer_sites_mut() {
+        for (site, d_in, d_out) in [
+            (&mut sites.q, 32, 32),
+            (&mut sites.v, 32, 32),
+            (&mut sites.ffn_out, 64, 32),
+        ] {
+            site.push(Modification::LowRank(LowRank::init(
+                d_in, d_out, 4, 2.0, &device,
+            )));
+        }
+    }
+    let out = run(&m);
+    assert_eq!(
+        max_abs_diff(&out["last_hidden_state"].as_f32(), &reference),
+        0.0
+    );
+
+    // A non-zero LoRA on one layer's value projection changes it.
+    let mut lora = LowRank::<B>::init(32, 32, 4, 2.0, &device);
+    lora.up = burn::module::Param::from_tensor(Tensor::ones([4, 32], &device).mul_scalar(0.01));
+    m.layer_sites_mut()[1].v.push(Modification::LowRank(lora));
+    let diff = max_abs_diff(&run(&m)["last_hidden_state"].as_f32(), &reference);
+    assert!(diff > 1e-3, "{diff}");
+
+    // A prompt of 3 virtual tokens lengthens the sequence; a prefix keeps the length.
+    let mut m = load::<B>(&dir, &device).unwrap().model;
+    m.input_site_mut()
+        .push(Modification::Prompt(Prompt::from_tensor(Tensor::zeros(
+            [3, 32],
+            &device,
+        ))));
+    assert_eq!(run(&m)["last_hidden_state"].shape, vec![2, 15, 32]);
+    let mut m = load::<B>(&dir, &device).unwrap().model;
+    m.layer_sites_mut()[0]
+        .head
+        .push(Modification::Prefix(Prefix::from_tensors(
+            Tensor::ones([5, 32], &device),
+            Tensor::ones([5, 32], &device),
+        )));
+    let out = run(&m);
+    assert_eq!(out["last_hidden_state"].shape, vec![2, 12, 32]);
+    assert!(max_abs_diff(&out["last_hidden_state"].as_f32(), &reference) > 1e-3);
+}
+
+// ---- the real checkpoint ----
+
+/// all-MiniLM-L6-v2, if `just fetch-minilm` has put it in models/.
+fn minilm() -> Option<PathBuf> {
+    let dir = std::env::var_os("PEFTGRID_MINILM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/all-MiniLM-L6-v2")
+        });
+    if dir.join("model.safetensors").is_file() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "skipped: {} not fetched (run `just fetch-minilm`)",
+            dir.display()
+        );
+        None
+    }
+}
+
+#[test]
+fn minilm_reproduces_the_published_sentence_similarities() {
+    let Some(dir) = minilm() else { return };
+    let device = Default::default();
+    let tokenizer = peftgrid_model::TextTokenizer::from_path(&dir)
+        .unwrap()
+        .with_max_len(256)
+        .unwrap();
+    let model = load::<B>(&dir, &device).unwrap().model;
+    let texts = [
+        "A man is eating food.",
+        "A man is eating a piece of bread.",
+        "A man is riding a horse.",
+    ];
+    let [ids, mask, types] = tokenizer.encode(&texts).unwrap().tensors::<B>(&device);
+    let out = model
+        .forward(Inputs {
+            input_ids: Some(ids),
+            attention_mask: Some(mask),
+            token_type_ids: Some(types),
+            pixel_values: None,
+        })
+        .unwrap();
+    let e =
+        peftgrid_model::mean_pool_normalized(out.last_hidden_state, out.attention_mask.unwrap());
+    let cos: Vec<f32> = e
+        .clone()
+        .matmul(e.transpose())
+        .into_data()
+        .into_vec()
+        .unwrap();
+    // sentence-transformers' published example: 0.7553 and 0.2474 (4 decimals).
+    assert!((cos[1] - 0.7553).abs() < 5e-5, "{}", cos[1]);
+    assert!((cos[2] - 0.2474).abs() < 5e-5, "{}", cos[2]);
+}

@@ -1,0 +1,181 @@
+//! The `peftgrid` binary as a user runs it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use peftgrid_model::tensors::{self, max_abs_diff};
+
+fn fixtures() -> PathBuf {
+    std::env::var_os("PEFTGRID_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures"))
+}
+
+fn peftgrid(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_peftgrid"))
+        .args(args)
+        .output()
+        .expect("run peftgrid")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn forward_reproduces_every_encoder_fixture() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, outputs) in [
+        ("bert", &["embeddings", "last_hidden_state", "logits"][..]),
+        ("roberta", &["last_hidden_state", "logits"][..]),
+        ("vit", &["last_hidden_state", "logits"][..]),
+    ] {
+        let dir = fixtures().join("hf").join(name);
+        let golden = dir.join("golden.safetensors");
+        let out = tmp.path().join(format!("{name}.safetensors"));
+        let o = peftgrid(&[
+            "forward",
+            "--model",
+            dir.to_str().unwrap(),
+            "--inputs",
+            golden.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--compare",
+            golden.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{name}: {}", text(&o));
+
+        // The written file holds the outputs under the fixture's names and shapes.
+        let ours = tensors::read(&out).unwrap();
+        let reference = tensors::read(&golden).unwrap();
+        for o in outputs {
+            assert_eq!(ours[*o].shape, reference[*o].shape, "{name}/{o}");
+            let diff = max_abs_diff(&ours[*o].as_f32(), &reference[*o].as_f32());
+            assert!(diff < 1e-4, "{name}/{o}: {diff}");
+        }
+    }
+}
+
+#[test]
+fn forward_fails_when_the_reference_disagrees() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bert = fixtures().join("hf/bert");
+    let golden = bert.join("golden.safetensors");
+    // The roberta fixture's reference has the same output names but other values.
+    let other = fixtures().join("hf/roberta/golden.safetensors");
+    let o = peftgrid(&[
+        "forward",
+        "--model",
+        bert.to_str().unwrap(),
+        "--inputs",
+        golden.to_str().unwrap(),
+        "--out",
+        tmp.path().join("o.safetensors").to_str().unwrap(),
+        "--compare",
+        other.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("differ from the reference"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn bad_invocations_say_what_is_wrong() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("o.safetensors");
+    let bert = fixtures().join("hf/bert");
+    // ViT inputs to a BERT model: no input_ids.
+    let vit_inputs = fixtures().join("hf/vit/golden.safetensors");
+    let o = peftgrid(&[
+        "forward",
+        "--model",
+        bert.to_str().unwrap(),
+        "--inputs",
+        vit_inputs.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("input_ids"),
+        "{}",
+        text(&o)
+    );
+    assert!(!out.exists());
+
+    let o = peftgrid(&[
+        "forward",
+        "--model",
+        "/nonexistent",
+        "--inputs",
+        "x",
+        "--out",
+        "y",
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("config.json"),
+        "{}",
+        text(&o)
+    );
+
+    if !cfg!(feature = "cuda") {
+        let o = peftgrid(&[
+            "--backend",
+            "cuda",
+            "forward",
+            "--model",
+            "m",
+            "--inputs",
+            "x",
+            "--out",
+            "y",
+        ]);
+        assert!(
+            !o.status.success() && text(&o).contains("--features cuda"),
+            "{}",
+            text(&o)
+        );
+    }
+}
+
+#[test]
+fn embed_reproduces_the_published_minilm_similarities() {
+    let dir = std::env::var_os("PEFTGRID_MINILM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/all-MiniLM-L6-v2")
+        });
+    if !dir.join("model.safetensors").is_file() {
+        eprintln!(
+            "skipped: {} not fetched (run `just fetch-minilm`)",
+            dir.display()
+        );
+        return;
+    }
+    let o = peftgrid(&[
+        "embed",
+        "--model",
+        dir.to_str().unwrap(),
+        "A man is eating food.",
+        "A man is eating a piece of bread.",
+        "A man is riding a horse.",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let first_row: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("cosine similarity"))
+        .nth(1)
+        .expect("cosine table")
+        .split_whitespace()
+        .collect();
+    // "[0]  1.0000  0.7553  0.2474": sentence-transformers' published figures.
+    assert_eq!(first_row, ["[0]", "1.0000", "0.7553", "0.2474"], "{stdout}");
+}

