@@ -5,7 +5,7 @@ use burn::module::{Module, Param};
 use burn::nn::{Dropout, Embedding, LayerNorm, Linear};
 use burn::prelude::*;
 use burn::tensor::activation;
-use peftgrid_zoo::Site;
+use peftgrid_zoo::{Shared, Site};
 
 use crate::checkpoint::Checkpoint;
 use crate::config::{Architecture, HeadKind, ModelConfig, TextEncoderConfig};
@@ -32,39 +32,22 @@ pub struct TextEmbeddings<B: Backend> {
     pub norm: LayerNorm<B>,
     pub dropout: Dropout,
     pub position_ids: PositionIds,
+    /// Added to every real token's position. transformers numbers tokens after cached keys and
+    /// values, and peft hands prefixes to it as such a cache, so a peft prefix of length l
+    /// shifts positions by l; the peft loader sets this to match.
+    pub position_offset: usize,
 }
 
-/// Where the head's dropout acts: the two heads differ only there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HeadStyle {
-    /// `BertForSequenceClassification`: classifier(dropout(tanh(pooler(h₀)))).
-    BertPooler,
-    /// `RobertaClassificationHead`: out_proj(dropout(tanh(dense(dropout(h₀))))).
-    Roberta,
-}
-
-/// The sequence-classification head of the checkpoint's class: a tanh-activated dense layer on
-/// the first token, then a linear map to the labels.
+/// The sequence-classification head of the checkpoint's class. BERT's classifier reads the
+/// encoder's (pretrained) pooler; RoBERTa's head has a dense–tanh layer of its own:
+/// `out_proj(dropout(tanh(dense(dropout(h₀)))))`.
 #[derive(Module, Debug)]
 pub struct TextHead<B: Backend> {
-    /// BERT's `pooler.dense`, RoBERTa's `classifier.dense`.
-    pub dense: Linear<B>,
+    /// RoBERTa's `classifier.dense`; BERT has none.
+    pub dense: Option<Linear<B>>,
     /// BERT's `classifier`, RoBERTa's `classifier.out_proj`.
     pub out: Linear<B>,
     pub dropout: Dropout,
-    pub style: HeadStyle,
-}
-
-impl<B: Backend> TextHead<B> {
-    pub fn forward(&self, hidden: Tensor<B, 3>) -> Tensor<B, 2> {
-        let [batch, _, d] = hidden.dims();
-        let mut x = hidden.slice([0..batch, 0..1]).reshape([batch, d]);
-        if self.style == HeadStyle::Roberta {
-            x = self.dropout.forward(x);
-        }
-        let x = activation::tanh(self.dense.forward(x));
-        self.out.forward(self.dropout.forward(x))
-    }
 }
 
 /// A BERT-style text encoder (BERT or RoBERTa) with its attachment sites.
@@ -74,6 +57,10 @@ pub struct TextEncoder<B: Backend> {
     pub layers: Vec<EncoderLayer<B>>,
     /// `Position::Input`: modifications of the token embeddings (prompt tuning).
     pub input: Site<B>,
+    /// BERT's pooler: tanh(W h₀ + b), pretrained with next-sentence prediction.
+    pub pooler: Option<Linear<B>>,
+    /// Parameters several sites use (prefix generators, PHM rules).
+    pub shared: Shared<B>,
     pub head: Option<TextHead<B>>,
 }
 
@@ -102,11 +89,11 @@ impl<B: Backend> TextEncoder<B> {
                     pad: c.pad_token_id.unwrap_or(1),
                 },
             ),
-            Architecture::Vit(_) => {
+            _ => {
                 return Err(ModelError::Config {
                     path: config.path.clone(),
                     field: "model_type".into(),
-                    message: "a ViT config cannot build a text encoder".into(),
+                    message: format!("`{}` cannot build a BERT-style encoder", config.model_type),
                 })
             }
         };
@@ -135,6 +122,7 @@ impl<B: Backend> TextEncoder<B> {
                 prob: c.hidden_dropout_prob,
             },
             position_ids,
+            position_offset: 0,
         };
 
         let spec = layer_spec(c);
@@ -142,27 +130,34 @@ impl<B: Backend> TextEncoder<B> {
             .map(|i| spec.load(ckpt, &bert_layer_keys(i), device))
             .collect::<Result<Vec<_>>>()?;
 
+        let bert = position_ids == PositionIds::Absolute;
+        let has_head = matches!(config.head, HeadKind::Classification { .. });
+        // BERT's classifier needs the pooler; a bare BertModel may have been saved without it.
+        let pooler = if bert && (has_head || ckpt.contains("pooler.dense.weight")) {
+            Some(load_linear(ckpt, "pooler.dense", d, d, true, device)?)
+        } else {
+            None
+        };
         let head = match config.head {
             HeadKind::None => None,
-            HeadKind::Classification { num_labels } => Some(match position_ids {
-                PositionIds::Absolute => TextHead {
-                    dense: load_linear(ckpt, "pooler.dense", d, d, true, device)?,
-                    out: load_linear(ckpt, "classifier", d, num_labels, true, device)?,
-                    dropout: Dropout {
-                        prob: c.classifier_dropout.unwrap_or(c.hidden_dropout_prob),
-                    },
-                    style: HeadStyle::BertPooler,
+            HeadKind::Classification { num_labels } if bert => Some(TextHead {
+                dense: None,
+                out: load_linear(ckpt, "classifier", d, num_labels, true, device)?,
+                dropout: Dropout {
+                    prob: c.classifier_dropout.unwrap_or(c.hidden_dropout_prob),
                 },
-                PositionIds::AfterPadding { .. } => {
-                    roberta::load_head(ckpt, c, num_labels, device)?
-                }
             }),
+            HeadKind::Classification { num_labels } => {
+                Some(roberta::load_head(ckpt, c, num_labels, device)?)
+            }
         };
 
         Ok(Self {
             embeddings,
             layers,
             input: Site::default(),
+            pooler,
+            shared: Shared::default(),
             head,
         })
     }
@@ -184,8 +179,12 @@ impl<B: Backend> TextEncoder<B> {
         let (words, virtual_tokens) = self.input.prepend(words);
         let (position_ids, attention_mask, token_type_ids) = if virtual_tokens == 0 {
             let positions = match e.position_ids {
-                PositionIds::Absolute => absolute_positions(batch, seq, 0, &device),
-                PositionIds::AfterPadding { pad } => roberta::position_ids(input_ids, pad),
+                PositionIds::Absolute => {
+                    absolute_positions(batch, seq, e.position_offset as i64, &device)
+                }
+                PositionIds::AfterPadding { pad } => {
+                    roberta::position_ids(input_ids, pad, e.position_offset)
+                }
             };
             (positions, attention_mask, token_type_ids)
         } else {
@@ -210,15 +209,28 @@ impl<B: Backend> TextEncoder<B> {
         let bias = mask_bias(attention_mask.clone());
         let mut hidden = e.dropout.forward(embeddings.clone());
         for layer in &self.layers {
-            hidden = layer.forward(hidden, bias.clone());
+            hidden = layer.forward(hidden, bias.clone(), &self.shared);
         }
-        let logits = self.head.as_ref().map(|h| h.forward(hidden.clone()));
+        let logits = self.head.as_ref().map(|h| self.classify(h, hidden.clone()));
         TextOutput {
             embeddings,
             last_hidden_state: hidden,
             attention_mask,
             logits,
         }
+    }
+}
+
+impl<B: Backend> TextEncoder<B> {
+    fn classify(&self, head: &TextHead<B>, hidden: Tensor<B, 3>) -> Tensor<B, 2> {
+        let [batch, _, d] = hidden.dims();
+        let first = hidden.slice([0..batch, 0..1]).reshape([batch, d]);
+        let features = match (&head.dense, &self.pooler) {
+            (Some(dense), _) => activation::tanh(dense.forward(head.dropout.forward(first))),
+            (None, Some(pooler)) => activation::tanh(pooler.forward(first)),
+            (None, None) => first,
+        };
+        head.out.forward(head.dropout.forward(features))
     }
 }
 

@@ -109,6 +109,11 @@ impl Checkpoint {
             .find(|k| self.tensors.contains_key(k))
     }
 
+    /// The stored shape of `name`, if present.
+    pub fn shape(&self, name: &str) -> Option<Vec<usize>> {
+        self.resolve(name).map(|k| self.tensors[&k].shape.to_vec())
+    }
+
     pub fn contains(&self, name: &str) -> bool {
         self.resolve(name).is_some()
     }

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use peftgrid_zoo::BackboneShape;
+
 use crate::error::{ModelError, Result};
 
 /// The activation of the FFN, as `hidden_act` names it in transformers' `ACT2FN`.
@@ -98,12 +100,30 @@ pub struct VitConfig {
     pub attention_probs_dropout_prob: f64,
 }
 
+/// BART and mBART (`BartConfig`, `MBartConfig`): read for parameter accounting; running them is
+/// not implemented yet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BartConfig {
+    pub vocab_size: usize,
+    pub d_model: usize,
+    pub encoder_layers: usize,
+    pub decoder_layers: usize,
+    pub encoder_attention_heads: usize,
+    pub decoder_attention_heads: usize,
+    pub encoder_ffn_dim: usize,
+    pub decoder_ffn_dim: usize,
+    pub max_position_embeddings: usize,
+}
+
 /// The architecture-specific part of a config.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Architecture {
     Bert(TextEncoderConfig),
     Roberta(TextEncoderConfig),
     Vit(VitConfig),
+    Bart(BartConfig),
+    /// mBART: BART with pre-LN layers and a final LayerNorm in each stack.
+    Mbart(BartConfig),
 }
 
 /// Which model class the checkpoint was saved from: a bare encoder or one with a classifier.
@@ -127,7 +147,7 @@ pub struct ModelConfig {
 }
 
 /// The model types this crate implements.
-pub const SUPPORTED_MODEL_TYPES: &[&str] = &["bert", "roberta", "vit"];
+pub const SUPPORTED_MODEL_TYPES: &[&str] = &["bert", "roberta", "vit", "bart", "mbart"];
 
 #[derive(Deserialize)]
 struct Common {
@@ -161,6 +181,8 @@ impl ModelConfig {
             "bert" => Architecture::Bert(parse(text, path)?),
             "roberta" => Architecture::Roberta(parse(text, path)?),
             "vit" => Architecture::Vit(parse(text, path)?),
+            "bart" => Architecture::Bart(parse(text, path)?),
+            "mbart" => Architecture::Mbart(parse(text, path)?),
             other => {
                 return Err(ModelError::UnsupportedModelType {
                     path: path.to_path_buf(),
@@ -210,6 +232,12 @@ impl ModelConfig {
                 c.num_attention_heads,
                 c.num_hidden_layers,
                 c.intermediate_size,
+            ),
+            Architecture::Bart(c) | Architecture::Mbart(c) => (
+                c.d_model,
+                c.encoder_attention_heads,
+                c.encoder_layers,
+                c.encoder_ffn_dim,
             ),
             Architecture::Vit(c) => {
                 if c.patch_size == 0 || c.image_size % c.patch_size != 0 {
@@ -268,6 +296,7 @@ impl ModelConfig {
                     c.attention_probs_dropout_prob,
                 ),
             ],
+            Architecture::Bart(_) | Architecture::Mbart(_) => vec![],
         };
         for (field, p) in dropouts {
             if !(0.0..=1.0).contains(&p) {
@@ -300,6 +329,12 @@ impl ModelConfig {
                 layers: c.num_hidden_layers,
                 ffn: c.intermediate_size,
             },
+            Architecture::Bart(c) | Architecture::Mbart(c) => EncoderDims {
+                hidden: c.d_model,
+                heads: c.encoder_attention_heads,
+                layers: c.encoder_layers,
+                ffn: c.encoder_ffn_dim,
+            },
         }
     }
 
@@ -309,7 +344,19 @@ impl ModelConfig {
             Architecture::Bert(_) => "bert",
             Architecture::Roberta(_) => "roberta",
             Architecture::Vit(_) => "vit",
+            Architecture::Bart(_) | Architecture::Mbart(_) => "model",
         }
+    }
+
+    /// Widths and parameter counts for accounting, from this config alone (nothing is
+    /// allocated). The pretrained count is that of transformers' base class (`BertModel`,
+    /// `RobertaModel` and `ViTModel` with their pooler, `BartModel`, `MBartModel`).
+    pub fn shape(&self) -> BackboneShape {
+        let labels = match self.head {
+            HeadKind::Classification { num_labels } => num_labels,
+            HeadKind::None => self.labels.len(),
+        };
+        crate::shape::backbone_shape(&self.architecture, labels, self.head == HeadKind::None)
     }
 }
 

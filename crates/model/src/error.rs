@@ -63,6 +63,9 @@ pub enum ModelError {
     #[error("{path}: tokenizer: {message}")]
     Tokenizer { path: PathBuf, message: String },
 
+    #[error(transparent)]
+    Method(#[from] peftgrid_zoo::ZooError),
+
     #[error("input `{name}`: {message}")]
     Input { name: String, message: String },
 }

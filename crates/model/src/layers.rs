@@ -6,7 +6,7 @@ use burn::module::{Module, Param};
 use burn::nn::{Dropout, LayerNorm, LayerNormConfig, Linear};
 use burn::prelude::*;
 use burn::tensor::activation;
-use peftgrid_zoo::PrefixKv;
+use peftgrid_zoo::{PrefixKv, Shared};
 
 use crate::checkpoint::Checkpoint;
 use crate::config::Activation;
@@ -102,17 +102,19 @@ impl<B: Backend> SelfAttention<B> {
         x: Tensor<B, 3>,
         mask_bias: Tensor<B, 4>,
         sites: &LayerSites<B>,
+        shared: &Shared<B>,
     ) -> Tensor<B, 3> {
-        let [batch, seq, d] = x.dims();
-        let d_head = d / self.heads;
-        let q = sites.q.modify(x.clone(), self.query.forward(x.clone()));
-        let k = sites.k.modify(x.clone(), self.key.forward(x.clone()));
-        let v = sites.v.modify(x.clone(), self.value.forward(x));
+        let [batch, seq, _] = x.dims();
+        let q = sites.q.project(x.clone(), &self.query, shared);
+        let k = sites.k.project(x.clone(), &self.key, shared);
+        let v = sites.v.project(x.clone(), &self.value, shared);
+        let a = q.dims()[2];
+        let d_head = a / self.heads;
         let split = |t: Tensor<B, 3>| t.reshape([batch, seq, self.heads, d_head]).swap_dims(1, 2);
         let (q, mut k, mut v) = (split(q), split(k), split(v));
 
         let mut mask_bias = mask_bias;
-        if let Some(PrefixKv { keys, values }) = sites.head.prefix_kv(batch, self.heads) {
+        if let Some(PrefixKv { keys, values }) = sites.head.prefix_kv(&x, self.heads, shared) {
             // The prefix is never padding: its mask entries are 0.
             let l = keys.dims()[2];
             k = Tensor::cat(vec![keys, k], 2);
@@ -126,10 +128,10 @@ impl<B: Backend> SelfAttention<B> {
             .mul_scalar(1.0 / (d_head as f64).sqrt())
             + mask_bias;
         let probs = self.probs_dropout.forward(activation::softmax(scores, 3));
-        let context = probs.matmul(v).swap_dims(1, 2).reshape([batch, seq, d]);
-        sites
-            .o
-            .modify(context.clone(), self.output.forward(context))
+        let context = probs.matmul(v).swap_dims(1, 2).reshape([batch, seq, a]);
+        // `head`: the heads' outputs before W_o mixes them (multi-head parallel adapters).
+        let context = sites.head.modify(x, context, shared);
+        sites.o.project(context, &self.output, shared)
     }
 }
 
@@ -142,13 +144,14 @@ pub struct FeedForward<B: Backend> {
 }
 
 impl<B: Backend> FeedForward<B> {
-    pub fn forward(&self, x: Tensor<B, 3>, sites: &LayerSites<B>) -> Tensor<B, 3> {
-        let inner = sites.ffn_in.modify(x.clone(), self.up.forward(x));
-        let inner = activate(self.act, inner);
-        let inner = sites.ffn_activation.modify(inner.clone(), inner);
-        sites
-            .ffn_out
-            .modify(inner.clone(), self.down.forward(inner))
+    pub fn forward(
+        &self,
+        x: Tensor<B, 3>,
+        sites: &LayerSites<B>,
+        shared: &Shared<B>,
+    ) -> Tensor<B, 3> {
+        let inner = activate(self.act, sites.ffn_in.project(x, &self.up, shared));
+        sites.ffn_out.project(inner, &self.down, shared)
     }
 }
 
@@ -165,31 +168,33 @@ pub struct EncoderLayer<B: Backend> {
 }
 
 impl<B: Backend> EncoderLayer<B> {
-    pub fn forward(&self, x: Tensor<B, 3>, mask_bias: Tensor<B, 4>) -> Tensor<B, 3> {
+    pub fn forward(
+        &self,
+        x: Tensor<B, 3>,
+        mask_bias: Tensor<B, 4>,
+        shared: &Shared<B>,
+    ) -> Tensor<B, 3> {
         let s = &self.sites;
+        let attention = |n: Tensor<B, 3>| {
+            self.dropout
+                .forward(self.attention.forward(n, mask_bias.clone(), s, shared))
+        };
+        let ffn = |n: Tensor<B, 3>| self.dropout.forward(self.ffn.forward(n, s, shared));
         let out = match self.placement {
             NormPlacement::Post => {
-                let a = self
-                    .dropout
-                    .forward(self.attention.forward(x.clone(), mask_bias, s));
-                let a = s.attention.modify(x.clone(), a);
+                let a = s.attention.modify(x.clone(), attention(x.clone()), shared);
                 let h = self.attention_norm.forward(x.clone() + a);
-                let f = self.dropout.forward(self.ffn.forward(h.clone(), s));
-                let f = s.ffn.modify(h.clone(), f);
+                let f = s.ffn.modify(h.clone(), ffn(h.clone()), shared);
                 self.ffn_norm.forward(h + f)
             }
             NormPlacement::Pre => {
                 let n = self.attention_norm.forward(x.clone());
-                let a = self
-                    .dropout
-                    .forward(self.attention.forward(n.clone(), mask_bias, s));
-                let h = x.clone() + s.attention.modify(n, a);
+                let h = x.clone() + s.attention.modify(n.clone(), attention(n), shared);
                 let n = self.ffn_norm.forward(h.clone());
-                let f = self.dropout.forward(self.ffn.forward(n.clone(), s));
-                h + s.ffn.modify(n, f)
+                h + s.ffn.modify(n.clone(), ffn(n), shared)
             }
         };
-        s.block.modify(x, out)
+        s.block.modify(x, out, shared)
     }
 }
 
@@ -203,6 +208,22 @@ pub(crate) struct LayerKeys {
     pub up: String,
     pub down: String,
     pub ffn_norm: String,
+}
+
+impl LayerKeys {
+    /// The checkpoint module behind a projection position (`q` → `...attention.self.query`).
+    pub fn projection(&self, position: peftgrid_zoo::Position) -> Option<&str> {
+        use peftgrid_zoo::Position::*;
+        Some(match position {
+            Q => &self.query,
+            K => &self.key,
+            V => &self.value,
+            O => &self.output,
+            FfnIn => &self.up,
+            FfnOut => &self.down,
+            _ => return None,
+        })
+    }
 }
 
 /// Everything needed to build a layer besides its weights.

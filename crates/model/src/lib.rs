@@ -12,7 +12,10 @@ pub mod checkpoint;
 pub mod config;
 pub mod error;
 pub mod layers;
+pub mod method;
+pub mod peft;
 pub mod roberta;
+pub mod shape;
 pub mod sites;
 pub mod tensors;
 pub mod tokenizer;
@@ -38,6 +41,13 @@ pub enum Model<B: Backend> {
     /// BERT or RoBERTa.
     Text(TextEncoder<B>),
     Vit(Vit<B>),
+}
+
+/// Every site of a model and its shared modules, borrowed together.
+pub struct SiteParts<'a, B: Backend> {
+    pub input: &'a mut Site<B>,
+    pub shared: &'a mut peftgrid_zoo::Shared<B>,
+    pub layers: Vec<&'a mut LayerSites<B>>,
 }
 
 /// A model with the config it was built from.
@@ -69,6 +79,17 @@ pub fn load<B: Backend>(dir: impl AsRef<Path>, device: &B::Device) -> Result<Loa
             Model::Text(TextEncoder::load(&config, &ckpt, device)?)
         }
         Architecture::Vit(_) => Model::Vit(Vit::load(&config, &ckpt, device)?),
+        Architecture::Bart(_) | Architecture::Mbart(_) => {
+            return Err(ModelError::Config {
+                path: config_path,
+                field: "model_type".into(),
+                message: format!(
+                    "`{}` can be counted (`peftgrid params`) but not run yet: \
+                     encoder-decoder backbones are not implemented",
+                    config.model_type
+                ),
+            })
+        }
     };
     Ok(Loaded {
         unused_keys: ckpt.unused_keys(),
@@ -185,6 +206,102 @@ impl<B: Backend> Model<B> {
         }
     }
 
+    /// Tensor names of layer `i` in the transformers checkpoint (without the encoder prefix).
+    pub(crate) fn layer_keys(&self, i: usize) -> layers::LayerKeys {
+        match self {
+            Model::Text(_) => bert::bert_layer_keys(i),
+            Model::Vit(_) => vit::vit_layer_keys(i),
+        }
+    }
+
+    pub fn num_layers(&self) -> usize {
+        match self {
+            Model::Text(m) => m.layers.len(),
+            Model::Vit(m) => m.layers.len(),
+        }
+    }
+
+    /// (layer, position) of a transformers module path such as
+    /// `encoder.layer.3.attention.self.value` (an encoder prefix like `bert.` may precede it).
+    pub fn locate(&self, module: &str) -> Option<(usize, peftgrid_zoo::Position)> {
+        let rest = module.split("encoder.layer.").nth(1)?;
+        let layer: usize = rest.split('.').next()?.parse().ok()?;
+        let keys = self.layer_keys(layer);
+        let position = peftgrid_zoo::Position::ALL
+            .into_iter()
+            .find(|p| keys.projection(*p).is_some_and(|k| module.ends_with(k)))?;
+        (layer < self.num_layers()).then_some((layer, position))
+    }
+
+    /// Folds every mergeable modification (LoRA, KronA, IA3) into the projections it modifies.
+    pub fn merge(&mut self) {
+        self.for_each_projection(|site, linear| site.merge(linear));
+    }
+
+    /// Takes merged modifications back out of the projections.
+    pub fn unmerge(&mut self) {
+        self.for_each_projection(|site, linear| site.unmerge(linear));
+    }
+
+    fn for_each_projection(
+        &mut self,
+        mut f: impl FnMut(&mut Site<B>, burn::nn::Linear<B>) -> burn::nn::Linear<B>,
+    ) {
+        let layers = match self {
+            Model::Text(m) => &mut m.layers,
+            Model::Vit(m) => &mut m.layers,
+        };
+        for l in layers.iter_mut() {
+            let (a, s) = (&mut l.attention, &mut l.sites);
+            for (site, linear) in [
+                (&mut s.q, &mut a.query),
+                (&mut s.k, &mut a.key),
+                (&mut s.v, &mut a.value),
+                (&mut s.o, &mut a.output),
+                (&mut s.ffn_in, &mut l.ffn.up),
+                (&mut s.ffn_out, &mut l.ffn.down),
+            ] {
+                if !site.is_empty() {
+                    let taken = std::mem::replace(linear, placeholder(linear));
+                    *linear = f(site, taken);
+                }
+            }
+        }
+    }
+
+    /// Mutable access to every site at once, and to the shared modules.
+    pub fn parts_mut(&mut self) -> SiteParts<'_, B> {
+        let (input, shared, layers) = match self {
+            Model::Text(m) => (&mut m.input, &mut m.shared, &mut m.layers),
+            Model::Vit(m) => (&mut m.input, &mut m.shared, &mut m.layers),
+        };
+        SiteParts {
+            input,
+            shared,
+            layers: layers.iter_mut().map(|l| &mut l.sites).collect(),
+        }
+    }
+
+    /// Weight entries of sparse adapters that are pruned (held at zero).
+    pub fn pruned_params(&self) -> usize {
+        let (input, layers) = match self {
+            Model::Text(m) => (&m.input, &m.layers),
+            Model::Vit(m) => (&m.input, &m.layers),
+        };
+        let per_site = |s: &Site<B>| s.mods.iter().map(|m| m.pruned_params()).sum::<usize>();
+        per_site(input)
+            + layers
+                .iter()
+                .map(|l| {
+                    peftgrid_zoo::Position::ALL
+                        .iter()
+                        .filter_map(|p| l.sites.get(*p))
+                        .map(per_site)
+                        .sum::<usize>()
+                })
+                .sum::<usize>()
+    }
+
     /// The per-layer sites, in layer order.
     pub fn layer_sites_mut(&mut self) -> Vec<&mut LayerSites<B>> {
         let layers = match self {
@@ -200,6 +317,15 @@ impl<B: Backend> Model<B> {
             Model::Text(m) => &mut m.input,
             Model::Vit(m) => &mut m.input,
         }
+    }
+}
+
+/// A cheap stand-in while a projection is moved out and back (a 1 × 1 zero weight).
+fn placeholder<B: Backend>(linear: &burn::nn::Linear<B>) -> burn::nn::Linear<B> {
+    let device = linear.weight.device();
+    burn::nn::Linear {
+        weight: burn::module::Param::from_tensor(Tensor::zeros([1, 1], &device)),
+        bias: None,
     }
 }
 

@@ -14,7 +14,6 @@ pub struct LayerSites<B: Backend> {
     pub head: Site<B>,
     pub attention: Site<B>,
     pub ffn_in: Site<B>,
-    pub ffn_activation: Site<B>,
     pub ffn_out: Site<B>,
     pub ffn: Site<B>,
     pub block: Site<B>,
@@ -30,7 +29,6 @@ impl<B: Backend> Default for LayerSites<B> {
             head: Site::default(),
             attention: Site::default(),
             ffn_in: Site::default(),
-            ffn_activation: Site::default(),
             ffn_out: Site::default(),
             ffn: Site::default(),
             block: Site::default(),
@@ -39,6 +37,23 @@ impl<B: Backend> Default for LayerSites<B> {
 }
 
 impl<B: Backend> LayerSites<B> {
+    /// The site at `position`; `None` for `Position::Input`, which is not a per-layer position.
+    pub fn get(&self, position: Position) -> Option<&Site<B>> {
+        Some(match position {
+            Position::Input => return None,
+            Position::Q => &self.q,
+            Position::K => &self.k,
+            Position::V => &self.v,
+            Position::O => &self.o,
+            Position::Head => &self.head,
+            Position::Attention => &self.attention,
+            Position::FfnIn => &self.ffn_in,
+            Position::FfnOut => &self.ffn_out,
+            Position::Ffn => &self.ffn,
+            Position::Block => &self.block,
+        })
+    }
+
     /// The site at `position`; `None` for `Position::Input`, which is not a per-layer position.
     pub fn get_mut(&mut self, position: Position) -> Option<&mut Site<B>> {
         Some(match position {
@@ -50,7 +65,6 @@ impl<B: Backend> LayerSites<B> {
             Position::Head => &mut self.head,
             Position::Attention => &mut self.attention,
             Position::FfnIn => &mut self.ffn_in,
-            Position::FfnActivation => &mut self.ffn_activation,
             Position::FfnOut => &mut self.ffn_out,
             Position::Ffn => &mut self.ffn,
             Position::Block => &mut self.block,

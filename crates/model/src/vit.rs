@@ -5,7 +5,7 @@
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, LayerNorm, Linear};
 use burn::prelude::*;
-use peftgrid_zoo::Site;
+use peftgrid_zoo::{Shared, Site};
 
 use crate::checkpoint::Checkpoint;
 use crate::config::{Architecture, HeadKind, ModelConfig};
@@ -29,6 +29,8 @@ pub struct Vit<B: Backend> {
     /// `Position::Input`: prompts are inserted between the CLS token and the patches, after
     /// position embeddings (VPT).
     pub input: Site<B>,
+    /// Parameters several sites use (prefix generators, PHM rules).
+    pub shared: Shared<B>,
     pub classifier: Option<Linear<B>>,
     pub patch_size: usize,
     pub channels: usize,
@@ -123,6 +125,7 @@ impl<B: Backend> Vit<B> {
             layers,
             norm: load_layer_norm(ckpt, "layernorm", d, c.layer_norm_eps, device)?,
             input: Site::default(),
+            shared: Shared::default(),
             classifier,
             patch_size: p,
             channels: c.num_channels,
@@ -151,7 +154,7 @@ impl<B: Backend> Vit<B> {
         let seq = hidden.dims()[1];
         let no_mask = Tensor::zeros([batch, 1, 1, seq], &hidden.device());
         for layer in &self.layers {
-            hidden = layer.forward(hidden, no_mask.clone());
+            hidden = layer.forward(hidden, no_mask.clone(), &self.shared);
         }
         let normed = self.norm.forward(hidden.clone());
         let logits = self
@@ -166,7 +169,7 @@ impl<B: Backend> Vit<B> {
     }
 }
 
-fn vit_layer_keys(i: usize) -> LayerKeys {
+pub(crate) fn vit_layer_keys(i: usize) -> LayerKeys {
     let p = format!("encoder.layer.{i}");
     LayerKeys {
         query: format!("{p}.attention.attention.query"),

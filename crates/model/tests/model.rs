@@ -262,64 +262,50 @@ fn wrong_inputs_are_named() {
     );
 }
 
-// ---- attachment sites ----
+// ---- peft adapters ----
+
+fn golden_json(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("golden.json")).unwrap()).unwrap()
+}
 
 #[test]
-fn sites_change_the_output_only_through_what_is_placed_there() {
-    use peftgrid_zoo::forms::{LowRank, Prefix, Prompt};
-    use peftgrid_zoo::Modification;
-
-    let device = Default::default();
-    let dir = fixtures().join("hf/bert");
-    let g = golden(&dir);
-    let run =
-        |model: &peftgrid_model::Model<B>| model.forward(inputs(&g, &device)).unwrap().named();
-    let mut m = load::<B>(&dir, &device).unwrap().model;
-    let reference = run(&m)["last_hidden_state"].as_f32();
-
-    // A zero-initialised LoRA on every projection leaves the output exactly as it was.
-    for sites in m.layer_sites_mut() {
-        for (site, d_in, d_out) in [
-            (&mut sites.q, 32, 32),
-            (&mut sites.v, 32, 32),
-            (&mut sites.ffn_out, 64, 32),
-        ] {
-            site.push(Modification::LowRank(LowRank::init(
-                d_in, d_out, 4, 2.0, &device,
-            )));
-        }
-    }
-    let out = run(&m);
-    assert_eq!(
-        max_abs_diff(&out["last_hidden_state"].as_f32(), &reference),
-        0.0
-    );
-
-    // A non-zero LoRA on one layer's value projection changes it.
-    let mut lora = LowRank::<B>::init(32, 32, 4, 2.0, &device);
-    lora.up = burn::module::Param::from_tensor(Tensor::ones([4, 32], &device).mul_scalar(0.01));
-    m.layer_sites_mut()[1].v.push(Modification::LowRank(lora));
-    let diff = max_abs_diff(&run(&m)["last_hidden_state"].as_f32(), &reference);
-    assert!(diff > 1e-3, "{diff}");
-
-    // A prompt of 3 virtual tokens lengthens the sequence; a prefix keeps the length.
-    let mut m = load::<B>(&dir, &device).unwrap().model;
-    m.input_site_mut()
-        .push(Modification::Prompt(Prompt::from_tensor(Tensor::zeros(
-            [3, 32],
+fn peft_adapters_match_peft() {
+    for name in ["peft_lora", "peft_ia3", "peft_prompt", "peft_prefix"] {
+        let dir = fixtures().join("hf").join(name);
+        let device = Default::default();
+        let mut loaded = load::<B>(dir.join("base"), &device).unwrap();
+        let spec = peftgrid_model::peft::load_adapter(
+            &mut loaded.model,
+            &loaded.config,
+            &dir.join("adapter"),
             &device,
-        ))));
-    assert_eq!(run(&m)["last_hidden_state"].shape, vec![2, 15, 32]);
-    let mut m = load::<B>(&dir, &device).unwrap().model;
-    m.layer_sites_mut()[0]
-        .head
-        .push(Modification::Prefix(Prefix::from_tensors(
-            Tensor::ones([5, 32], &device),
-            Tensor::ones([5, 32], &device),
-        )));
-    let out = run(&m);
-    assert_eq!(out["last_hidden_state"].shape, vec![2, 12, 32]);
-    assert!(max_abs_diff(&out["last_hidden_state"].as_f32(), &reference) > 1e-3);
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let g = golden(&dir);
+        let out = loaded.model.forward(inputs(&g, &device)).unwrap().named();
+        let diff = max_abs_diff(
+            &out["last_hidden_state"].as_f32(),
+            &g["last_hidden_state"].as_f32(),
+        );
+        eprintln!(
+            "{name}: max abs diff {diff:e}, shape {:?}",
+            out["last_hidden_state"].shape
+        );
+        assert_eq!(
+            out["last_hidden_state"].shape, g["last_hidden_state"].shape,
+            "{name}"
+        );
+        assert!(diff < TOL, "{name}: {diff}");
+
+        let expected = golden_json(&dir)["trainable_params"].as_u64().unwrap() as usize;
+        let (from_modules, _) = peftgrid_model::method::trainable(&loaded.model, &spec);
+        let from_config = peftgrid_zoo::count(&spec, &loaded.config.shape()).unwrap();
+        assert_eq!(from_modules, expected, "{name}: counted from the modules");
+        assert_eq!(
+            from_config.deployed, expected,
+            "{name}: counted from config.json"
+        );
+    }
 }
 
 // ---- the real checkpoint ----

@@ -4,9 +4,11 @@
 //! its input untouched, so a plain model pays one branch per site and nothing else.
 
 use burn::module::Module;
+use burn::nn::Linear;
 use burn::prelude::*;
 
-use crate::Modification;
+use crate::forms::Modification;
+use crate::shared::Shared;
 
 /// Per-head keys and values prepended to an attention's own (prefix tuning).
 /// Both are `[batch, heads, l, d_head]`.
@@ -38,40 +40,84 @@ impl<B: Backend> Site<B> {
     }
 
     /// Applies every modification placed here to `h`, the output of the wrapped computation;
-    /// `x` is that computation's input (what parallel insertion reads).
-    pub fn modify<const D: usize>(&self, x: Tensor<B, D>, h: Tensor<B, D>) -> Tensor<B, D> {
-        self.mods.iter().fold(h, |h, m| m.modify(x.clone(), h))
+    /// `x` is that computation's input (what parallel insertion reads). `[batch, seq, d]`.
+    pub fn modify(&self, x: Tensor<B, 3>, h: Tensor<B, 3>, shared: &Shared<B>) -> Tensor<B, 3> {
+        self.mods
+            .iter()
+            .fold(h, |h, m| m.modify(x.clone(), h, shared))
     }
 
-    /// The keys and values of every prefix placed here, concatenated along the prefix axis.
-    pub fn prefix_kv(&self, batch: usize, heads: usize) -> Option<PrefixKv<B>> {
+    /// A projection with the modifications placed beside it: input rescalings, then `linear`,
+    /// then everything that modifies its output (each reading the original input).
+    pub fn project(&self, x: Tensor<B, 3>, linear: &Linear<B>, shared: &Shared<B>) -> Tensor<B, 3> {
+        if self.mods.is_empty() {
+            return linear.forward(x);
+        }
+        let scaled = self
+            .mods
+            .iter()
+            .filter_map(Modification::input_scale)
+            .fold(x.clone(), |x, s| x * s.unsqueeze());
+        self.modify(x, linear.forward(scaled), shared)
+    }
+
+    /// The keys and values of every prefix placed here, concatenated along the prefix axis;
+    /// `x` is the attention's input.
+    pub fn prefix_kv(
+        &self,
+        x: &Tensor<B, 3>,
+        heads: usize,
+        shared: &Shared<B>,
+    ) -> Option<PrefixKv<B>> {
         let parts: Vec<PrefixKv<B>> = self
             .mods
             .iter()
-            .filter_map(|m| match m {
-                Modification::Prefix(p) => Some(p.kv(batch, heads)),
-                _ => None,
-            })
+            .filter_map(|m| m.prefix_kv(x, heads, shared))
             .collect();
-        match parts.len() {
-            0 => None,
-            1 => parts.into_iter().next(),
-            _ => {
-                let (keys, values) = parts.into_iter().map(|p| (p.keys, p.values)).unzip();
-                Some(PrefixKv {
-                    keys: Tensor::cat(keys, 2),
-                    values: Tensor::cat(values, 2),
-                })
-            }
+        if parts.len() <= 1 {
+            return parts.into_iter().next();
         }
+        let (keys, values) = parts.into_iter().map(|p| (p.keys, p.values)).unzip();
+        Some(PrefixKv {
+            keys: Tensor::cat(keys, 2),
+            values: Tensor::cat(values, 2),
+        })
     }
 
     /// Prepends the virtual tokens of every prompt placed here to `embeds` (`[batch, seq, d]`);
     /// returns the new embeddings and how many tokens were prepended.
     pub fn prepend(&self, embeds: Tensor<B, 3>) -> (Tensor<B, 3>, usize) {
-        self.mods.iter().fold((embeds, 0), |(e, n), m| match m {
-            Modification::Prompt(p) => (p.prepend(e), n + p.len()),
-            _ => (e, n),
-        })
+        let before = embeds.dims()[1];
+        let out = self
+            .mods
+            .iter()
+            .fold(embeds, |e, m| m.prepend(e.clone()).unwrap_or(e));
+        let added = out.dims()[1] - before;
+        (out, added)
+    }
+
+    /// Trainable entries of the modifications placed here (pruned weights excluded).
+    pub fn num_trainable(&self) -> usize {
+        self.mods
+            .iter()
+            .map(|m| m.num_params() - m.pruned_params())
+            .sum()
+    }
+
+    /// Folds every mergeable, unmerged modification into `linear` (LoRA, KronA, IA3).
+    pub fn merge(&mut self, linear: Linear<B>) -> Linear<B> {
+        self.mods
+            .iter_mut()
+            .filter(|m| m.mergeable() && !m.is_merged())
+            .fold(linear, |l, m| m.merge(l, 1.0))
+    }
+
+    /// Takes every merged modification back out of `linear`, in reverse order.
+    pub fn unmerge(&mut self, linear: Linear<B>) -> Linear<B> {
+        self.mods
+            .iter_mut()
+            .rev()
+            .filter(|m| m.is_merged())
+            .fold(linear, |l, m| m.merge(l, -1.0))
     }
 }

@@ -6,12 +6,13 @@ use serde::{Deserialize, Serialize};
 /// Which hidden state a modification changes (the "position" dimension of the unified view).
 ///
 /// Every backbone offers a site for each of these in every layer (`Input` once per model).
-/// Names follow the unified view: `attention`/`ffn` are sublayer outputs, `q`…`ffn_out` are
-/// projections, `head` is the per-head key/value memory of an attention, `block` a whole layer.
+/// `attention`/`ffn` are sublayer outputs, `q`…`ffn_out` are projections (a modification there
+/// sees the projection's input and output, so it can be LoRA's parallel Δ or IA3's rescaling of
+/// either side), `head` is the per-head key/value memory of every attention, `block` a whole layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Position {
-    /// Token embeddings before positions are added (prompt tuning).
+    /// Token embeddings (prompt tuning).
     Input,
     /// Query projection `W_q`.
     Q,
@@ -27,9 +28,7 @@ pub enum Position {
     Attention,
     /// The FFN up-projection `W_1` (d → d_ff).
     FfnIn,
-    /// The FFN inner activation f(x W_1), the input of `W_2` (IA3's FFN rescaling).
-    FfnActivation,
-    /// The FFN down-projection `W_2` (d_ff → d).
+    /// The FFN down-projection `W_2` (d_ff → d); its input is the FFN's inner activation.
     FfnOut,
     /// The FFN sublayer output, before the residual connection.
     Ffn,
@@ -38,8 +37,7 @@ pub enum Position {
 }
 
 impl Position {
-    /// All positions, in the order a layer computes them.
-    pub const ALL: [Position; 12] = [
+    pub const ALL: [Position; 11] = [
         Position::Input,
         Position::Q,
         Position::K,
@@ -48,29 +46,128 @@ impl Position {
         Position::Head,
         Position::Attention,
         Position::FfnIn,
-        Position::FfnActivation,
         Position::FfnOut,
         Position::Ffn,
         Position::Block,
     ];
+
+    /// A projection: the site wraps a linear map.
+    pub fn is_projection(self) -> bool {
+        matches!(
+            self,
+            Position::Q
+                | Position::K
+                | Position::V
+                | Position::O
+                | Position::FfnIn
+                | Position::FfnOut
+        )
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Position::Input => "input",
+            Position::Q => "q",
+            Position::K => "k",
+            Position::V => "v",
+            Position::O => "o",
+            Position::Head => "head",
+            Position::Attention => "attention",
+            Position::FfnIn => "ffn_in",
+            Position::FfnOut => "ffn_out",
+            Position::Ffn => "ffn",
+            Position::Block => "block",
+        }
+    }
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// Where Δh takes its input from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Insertion {
     /// Δh is computed from the modified representation itself: h ← h + Δh(h).
     Sequential,
     /// Δh is computed from the input of the modified computation: h ← h + Δh(x).
+    #[default]
     Parallel,
 }
 
 /// How Δh is combined with the hidden state.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Composition {
     /// h + Δh.
+    #[default]
     Add,
-    /// h + s·Δh with a fixed scale s (LoRA's α/r, the scaled parallel adapter's s = 4).
+    /// h + s·Δh with a fixed s (the scaled parallel adapter's s = 4).
     Scaled { s: f64 },
+    /// h + (α/r)·Δh: LoRA's convention, the scale follows the rank.
+    AlphaOverRank { alpha: f64 },
+    /// h + s·Δh with s a trained scalar starting at `init`.
+    Learned { init: f64 },
+    /// h + g(x)·Δh with g(x) the mean over positions of σ(x W_g + b_g), one gate per example
+    /// (UniPELT); a prefix's keys and values are both multiplied by g.
+    Gated,
+}
+
+impl Composition {
+    /// The fixed factor (1 for learned and gated, whose factor is a parameter).
+    pub fn fixed_scale(&self, budget: usize) -> f64 {
+        match *self {
+            Composition::Scaled { s } => s,
+            Composition::AlphaOverRank { alpha } => alpha / budget.max(1) as f64,
+            _ => 1.0,
+        }
+    }
+
+    /// Parameters the composition itself adds at one site with input width `d_in`.
+    pub fn params(&self, d_in: usize) -> usize {
+        match self {
+            Composition::Learned { .. } => 1,
+            Composition::Gated => d_in + 1,
+            _ => 0,
+        }
+    }
+}
+
+/// The nonlinearity f of a bottleneck.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    #[default]
+    Relu,
+    /// Exact (erf) GELU.
+    Gelu,
+    Tanh,
+    /// SiLU, AdapterHub's "swish".
+    Silu,
+    Identity,
+}
+
+/// How a bottleneck's or low-rank form's weights start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Init {
+    /// LoRA's: down Kaiming-uniform (a = √5), up zero, biases zero; starts as the identity.
+    #[default]
+    Lora,
+    /// Houlsby's / BERT's: down and up normal(0, 0.02), biases zero; near the identity.
+    Bert,
+}
+
+/// Which side of a projection IA3-style rescaling multiplies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// (W x + b) ⊙ l.
+    #[default]
+    Output,
+    /// W (x ⊙ l) + b: peft's IA3 on "feedforward" modules (the FFN inner activation).
+    Input,
 }

@@ -1,9 +1,264 @@
-//! Functional forms of Δh, one file each.
+//! Functional forms of Δh, one file each. A file holds the form's options (its `*Spec`, the serde
+//! side: validity, closed-form parameter count) and its Burn module (the run-time side).
+//!
+//! Adding a form is one file plus one line in the `forms!` list below, which generates the
+//! serde enum [`Form`], the module enum [`Modification`] and their dispatch.
 
-mod low_rank;
-mod prefix;
-mod prompt;
+use burn::module::Module;
+use burn::nn::Linear;
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
 
-pub use low_rank::LowRank;
-pub use prefix::Prefix;
-pub use prompt::Prompt;
+use crate::error::Result;
+use crate::shape::{BackboneShape, SiteDims};
+use crate::shared::Shared;
+use crate::{Composition, Insertion, Position, PrefixKv};
+
+/// One modification at one position: everything but the form's own options.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Placement {
+    pub position: Position,
+    pub insertion: Insertion,
+    pub composition: Composition,
+    /// The budget knob (r, l, k, ...); 0 for forms without one.
+    pub budget: usize,
+}
+
+/// What building a module needs besides the spec and the site's widths.
+pub struct BuildContext<'a, B: Backend> {
+    pub device: &'a B::Device,
+    /// Index of the layer within its stack.
+    pub layer: usize,
+    /// What [`FormSpec::build_shared`] returned for this group of sites.
+    pub shared: Option<usize>,
+}
+
+/// The serde side of a form.
+pub trait FormSpec {
+    /// The form's name in specs (`kind = "..."`).
+    const NAME: &'static str;
+    /// The name of its budget knob, if it has one.
+    const KNOB: Option<&'static str>;
+    type Module<B: Backend>: FormModule<B>;
+
+    /// Whether the form can sit at this position with this insertion, composition and budget.
+    fn check(&self, p: &Placement) -> Result<()>;
+    /// Whether the budget fits the widths of a site.
+    fn check_site(&self, _p: &Placement, _dims: SiteDims) -> Result<()> {
+        Ok(())
+    }
+    /// Trainable parameters at one site, composition included.
+    fn site_params(&self, p: &Placement, dims: SiteDims) -> usize;
+    /// Trainable parameters shared by a group of `layers` sites (a PHM rule, a prefix generator).
+    fn shared_params(
+        &self,
+        _p: &Placement,
+        _layers: usize,
+        _dims: SiteDims,
+        _shape: &BackboneShape,
+    ) -> usize {
+        0
+    }
+    /// Shared parameters once training-time reparameterisations are merged.
+    fn deployed_shared_params(
+        &self,
+        p: &Placement,
+        layers: usize,
+        dims: SiteDims,
+        shape: &BackboneShape,
+    ) -> usize {
+        self.shared_params(p, layers, dims, shape)
+    }
+    /// Parameters once training-time reparameterisations are merged (prefix: P, not its MLP).
+    fn deployed_params(&self, p: &Placement, dims: SiteDims) -> usize {
+        self.site_params(p, dims)
+    }
+    /// Creates what a group of `layers` sites shares and returns its index in [`Shared`].
+    fn build_shared<B: Backend>(
+        &self,
+        _p: &Placement,
+        _layers: usize,
+        _dims: SiteDims,
+        _shared: &mut Shared<B>,
+        _device: &B::Device,
+    ) -> Option<usize> {
+        None
+    }
+    fn build<B: Backend>(
+        &self,
+        p: &Placement,
+        dims: SiteDims,
+        ctx: &BuildContext<B>,
+    ) -> Self::Module<B>;
+}
+
+/// The run-time side of a form: the hooks a site calls. Each has a neutral default, so a form
+/// implements only the ones it acts through.
+pub trait FormModule<B: Backend> {
+    /// h ← h + s·Δh, Δh reading `x` (parallel) or `h` (sequential); `[batch, seq, d]`.
+    fn modify(&self, _x: Tensor<B, 3>, h: Tensor<B, 3>, _shared: &Shared<B>) -> Tensor<B, 3> {
+        h
+    }
+    /// A factor on a projection's input (IA3 on the FFN inner activation).
+    fn input_scale(&self) -> Option<Tensor<B, 1>> {
+        None
+    }
+    /// Keys and values to prepend to an attention's memory; `x` is the attention input.
+    fn prefix_kv(
+        &self,
+        _x: &Tensor<B, 3>,
+        _heads: usize,
+        _shared: &Shared<B>,
+    ) -> Option<PrefixKv<B>> {
+        None
+    }
+    /// Virtual tokens to prepend at the input.
+    fn prepend(&self, _embeds: Tensor<B, 3>) -> Option<Tensor<B, 3>> {
+        None
+    }
+    /// Whether the form can be folded into the projection it modifies.
+    fn mergeable(&self) -> bool {
+        false
+    }
+    /// Folds the form into `linear` (`sign` = 1) or takes it back out (`sign` = −1).
+    fn merge(&mut self, linear: Linear<B>, _sign: f64) -> Linear<B> {
+        linear
+    }
+    fn is_merged(&self) -> bool {
+        false
+    }
+    /// Parameter entries held at zero that never train (pruned weights).
+    fn pruned_params(&self) -> usize {
+        0
+    }
+}
+
+macro_rules! forms {
+    ($($(#[$doc:meta])* $variant:ident($spec:ident, $module:ident) in $file:ident;)*) => {
+        $(mod $file; pub use $file::{$spec, $module};)*
+
+        /// The functional form of Δh and its options; in specs `form = { kind = "...", ... }`.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind", rename_all = "snake_case")]
+        pub enum Form {
+            $($(#[$doc])* $variant($spec),)*
+        }
+
+        /// A form's module, placed at a site.
+        #[derive(Module, Debug)]
+        pub enum Modification<B: Backend> {
+            $($(#[$doc])* $variant($module<B>),)*
+        }
+
+        impl Form {
+            pub const NAMES: &'static [&'static str] = &[$(<$spec as FormSpec>::NAME),*];
+
+            pub fn name(&self) -> &'static str {
+                match self { $(Form::$variant(_) => <$spec as FormSpec>::NAME,)* }
+            }
+            pub fn knob(&self) -> Option<&'static str> {
+                match self { $(Form::$variant(_) => <$spec as FormSpec>::KNOB,)* }
+            }
+            pub fn check(&self, p: &Placement) -> Result<()> {
+                match self { $(Form::$variant(s) => s.check(p),)* }
+            }
+            pub fn check_site(&self, p: &Placement, dims: SiteDims) -> Result<()> {
+                match self { $(Form::$variant(s) => s.check_site(p, dims),)* }
+            }
+            pub fn site_params(&self, p: &Placement, dims: SiteDims) -> usize {
+                match self { $(Form::$variant(s) => s.site_params(p, dims),)* }
+            }
+            pub fn deployed_params(&self, p: &Placement, dims: SiteDims) -> usize {
+                match self { $(Form::$variant(s) => s.deployed_params(p, dims),)* }
+            }
+            pub fn shared_params(&self, p: &Placement, layers: usize, dims: SiteDims, shape: &BackboneShape) -> usize {
+                match self { $(Form::$variant(s) => s.shared_params(p, layers, dims, shape),)* }
+            }
+            pub fn deployed_shared_params(&self, p: &Placement, layers: usize, dims: SiteDims, shape: &BackboneShape) -> usize {
+                match self { $(Form::$variant(s) => s.deployed_shared_params(p, layers, dims, shape),)* }
+            }
+            pub fn build_shared<B: Backend>(&self, p: &Placement, layers: usize, dims: SiteDims, shared: &mut Shared<B>, device: &B::Device) -> Option<usize> {
+                match self { $(Form::$variant(s) => s.build_shared(p, layers, dims, shared, device),)* }
+            }
+            pub fn build<B: Backend>(&self, p: &Placement, dims: SiteDims, ctx: &BuildContext<B>) -> Modification<B> {
+                match self { $(Form::$variant(s) => Modification::$variant(s.build(p, dims, ctx)),)* }
+            }
+        }
+
+        impl<B: Backend> Modification<B> {
+            pub fn form(&self) -> &'static str {
+                match self { $(Modification::$variant(_) => <$spec as FormSpec>::NAME,)* }
+            }
+            pub fn modify(&self, x: Tensor<B, 3>, h: Tensor<B, 3>, shared: &Shared<B>) -> Tensor<B, 3> {
+                match self { $(Modification::$variant(m) => m.modify(x, h, shared),)* }
+            }
+            pub fn input_scale(&self) -> Option<Tensor<B, 1>> {
+                match self { $(Modification::$variant(m) => m.input_scale(),)* }
+            }
+            pub fn prefix_kv(&self, x: &Tensor<B, 3>, heads: usize, shared: &Shared<B>) -> Option<PrefixKv<B>> {
+                match self { $(Modification::$variant(m) => m.prefix_kv(x, heads, shared),)* }
+            }
+            pub fn prepend(&self, embeds: Tensor<B, 3>) -> Option<Tensor<B, 3>> {
+                match self { $(Modification::$variant(m) => m.prepend(embeds),)* }
+            }
+            pub fn mergeable(&self) -> bool {
+                match self { $(Modification::$variant(m) => m.mergeable(),)* }
+            }
+            pub fn merge(&mut self, linear: Linear<B>, sign: f64) -> Linear<B> {
+                match self { $(Modification::$variant(m) => m.merge(linear, sign),)* }
+            }
+            pub fn is_merged(&self) -> bool {
+                match self { $(Modification::$variant(m) => m.is_merged(),)* }
+            }
+            pub fn pruned_params(&self) -> usize {
+                match self { $(Modification::$variant(m) => m.pruned_params(),)* }
+            }
+        }
+    };
+}
+
+forms! {
+    /// f(x W_down + b) W_up + b': adapters (Houlsby, Pfeiffer, parallel, multi-head, sparse, PHM).
+    Bottleneck(BottleneckSpec, Bottleneck) in bottleneck;
+    /// x W_down W_up beside a projection (LoRA).
+    LowRank(LowRankSpec, LowRank) in low_rank;
+    /// x (A ⊗ B) beside a projection (KronA).
+    Kronecker(KroneckerSpec, Kronecker) in kronecker;
+    /// l key/value vectors per head prepended to an attention's memory (prefix tuning).
+    Prefix(PrefixSpec, Prefix) in prefix;
+    /// l embeddings prepended to the input (prompt tuning).
+    Prompt(PromptSpec, Prompt) in prompt;
+    /// h ⊙ l on a projection's output or input (IA3).
+    Rescale(RescaleSpec, Rescale) in rescale;
+    /// α(x)·v with α(x) = x w_α + b, one scalar per token (AdapterBias).
+    TokenBias(TokenBiasSpec, TokenBias) in token_bias;
+}
+
+mod phm;
+pub use bottleneck::{kept, MaskedLinear, PerHeadLinear, PhmOptions, Projection};
+pub use phm::PhmLinear;
+
+/// `linear` with `delta` (`[d_in, d_out]`) added to its weight, keeping the parameter's id and
+/// gradient requirement (merging LoRA-like forms into a frozen projection).
+pub(crate) fn add_to_weight<B: Backend>(linear: Linear<B>, delta: Tensor<B, 2>) -> Linear<B> {
+    let require_grad = linear.weight.is_require_grad();
+    let weight = (linear.weight.val() + delta)
+        .detach()
+        .set_require_grad(require_grad);
+    Linear {
+        weight: burn::module::Param::initialized(linear.weight.id, weight),
+        bias: linear.bias,
+    }
+}
+
+/// Applies the bottleneck nonlinearity.
+pub(crate) fn activate<B: Backend>(act: crate::Activation, x: Tensor<B, 3>) -> Tensor<B, 3> {
+    use burn::tensor::activation as a;
+    match act {
+        crate::Activation::Relu => a::relu(x),
+        crate::Activation::Gelu => a::gelu(x),
+        crate::Activation::Tanh => a::tanh(x),
+        crate::Activation::Silu => a::silu(x),
+        crate::Activation::Identity => x,
+    }
+}

@@ -1,0 +1,231 @@
+//! A method as data: modifications (form, positions, insertion, composition, budget), the
+//! pretrained parameter groups it unfreezes, and whether the task head trains. Round-trips
+//! through JSON and TOML, so a new combination is a config, not code.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, ZooError};
+use crate::forms::{Form, Placement};
+use crate::{Composition, Insertion, Position};
+
+/// One modification of the design space, placed at every layer's site of each listed position.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModificationSpec {
+    pub form: Form,
+    pub at: Vec<Position>,
+    #[serde(default)]
+    pub insertion: Insertion,
+    #[serde(default)]
+    pub composition: Composition,
+    /// The form's budget knob (r, l, k); absent for forms without one (rescale, token_bias).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<usize>,
+}
+
+/// Pretrained parameters a method trains besides its own modules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamGroup {
+    /// Every pretrained parameter (full fine-tuning).
+    All,
+    /// Every bias: linear biases and LayerNorm betas (BitFit).
+    Biases,
+    /// LayerNorm gains and biases (LN-tuning).
+    LayerNorms,
+}
+
+/// A PEFT method: what it adds, what it unfreezes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MethodSpec {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub modifications: Vec<ModificationSpec>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unfreeze: Vec<ParamGroup>,
+    /// Whether the task head trains (default: yes; a linear probe trains only the head).
+    #[serde(default = "yes")]
+    pub train_head: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl ModificationSpec {
+    pub fn new(form: Form, at: &[Position]) -> Self {
+        Self {
+            form,
+            at: at.to_vec(),
+            insertion: Insertion::default(),
+            composition: Composition::default(),
+            budget: None,
+        }
+    }
+
+    pub fn insertion(mut self, insertion: Insertion) -> Self {
+        self.insertion = insertion;
+        self
+    }
+
+    pub fn composition(mut self, composition: Composition) -> Self {
+        self.composition = composition;
+        self
+    }
+
+    pub fn budget(mut self, budget: usize) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// The placement at one of its positions.
+    pub fn placement(&self, position: Position) -> Placement {
+        Placement {
+            position,
+            insertion: self.insertion,
+            composition: self.composition,
+            budget: self.budget.unwrap_or(0),
+        }
+    }
+
+    /// Shape-free validity: positions, insertion, composition and whether the budget is given.
+    pub fn check(&self) -> Result<()> {
+        let name = self.form.name();
+        if self.at.is_empty() {
+            return Err(crate::error::invalid(name, "no position given (`at`)"));
+        }
+        match (self.form.knob(), self.budget) {
+            (Some(knob), None) => {
+                return Err(crate::error::invalid(
+                    name,
+                    format!("needs a budget (its {knob})"),
+                ))
+            }
+            (None, Some(b)) => {
+                return Err(crate::error::invalid(
+                    name,
+                    format!("has no budget knob, but budget = {b} was given"),
+                ))
+            }
+            _ => {}
+        }
+        if let Composition::AlphaOverRank { .. } = self.composition {
+            if self.form.knob() != Some("r") {
+                return Err(crate::error::invalid(name, "alpha_over_rank needs a rank"));
+            }
+        }
+        for &position in &self.at {
+            self.form.check(&self.placement(position))?;
+        }
+        Ok(())
+    }
+}
+
+impl MethodSpec {
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            modifications: Vec::new(),
+            unfreeze: Vec::new(),
+            train_head: true,
+        }
+    }
+
+    pub fn with(mut self, m: ModificationSpec) -> Self {
+        self.modifications.push(m);
+        self
+    }
+
+    pub fn unfreezing(mut self, group: ParamGroup) -> Self {
+        self.unfreeze.push(group);
+        self
+    }
+
+    pub fn check(&self) -> Result<()> {
+        self.modifications
+            .iter()
+            .try_for_each(ModificationSpec::check)
+    }
+
+    /// The budget knobs of the method, in order of its modifications.
+    pub fn budgets(&self) -> Vec<usize> {
+        self.modifications.iter().filter_map(|m| m.budget).collect()
+    }
+
+    /// Sets the budget knobs in order of the modifications that have one.
+    pub fn with_budgets(mut self, budgets: &[usize]) -> Result<Self> {
+        let knobs = self
+            .modifications
+            .iter()
+            .filter(|m| m.budget.is_some())
+            .count();
+        if budgets.len() != knobs {
+            return Err(ZooError::Spec {
+                spec: self.name.clone(),
+                message: format!("has {knobs} budget knob(s), {} given", budgets.len()),
+            });
+        }
+        let mut values = budgets.iter();
+        for m in self.modifications.iter_mut().filter(|m| m.budget.is_some()) {
+            m.budget = values.next().copied();
+        }
+        Ok(self)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads a spec from JSON or TOML text (`origin` names it in errors).
+    pub fn parse(text: &str, origin: &str) -> Result<Self> {
+        let spec: MethodSpec = if text.trim_start().starts_with('{') {
+            serde_json::from_str(text).map_err(|e| ZooError::Spec {
+                spec: origin.to_string(),
+                message: e.to_string(),
+            })?
+        } else {
+            toml::from_str(text).map_err(|e| ZooError::Spec {
+                spec: origin.to_string(),
+                message: e.to_string(),
+            })?
+        };
+        spec.check()?;
+        Ok(spec)
+    }
+
+    /// `NAME`, `NAME:B1,B2,...` (a preset with its budget knobs set), or a `.json`/`.toml` file.
+    pub fn from_arg(arg: &str) -> Result<Self> {
+        if arg.ends_with(".json") || arg.ends_with(".toml") {
+            let text = std::fs::read_to_string(arg).map_err(|e| ZooError::Spec {
+                spec: arg.to_string(),
+                message: e.to_string(),
+            })?;
+            return Self::parse(&text, arg);
+        }
+        let (name, budgets) = match arg.split_once(':') {
+            Some((name, b)) => (name, Some(b)),
+            None => (arg, None),
+        };
+        let spec = crate::presets::preset(name)?;
+        let spec = match budgets {
+            None => spec,
+            Some(b) => {
+                let values = b
+                    .split(',')
+                    .map(|v| {
+                        v.trim().parse::<usize>().map_err(|_| ZooError::Spec {
+                            spec: arg.to_string(),
+                            message: format!("budget `{v}` is not a whole number"),
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                spec.with_budgets(&values)?
+            }
+        };
+        spec.check()?;
+        Ok(spec)
+    }
+}
