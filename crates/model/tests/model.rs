@@ -23,7 +23,7 @@ fn golden(dir: &Path) -> BTreeMap<String, NamedTensor> {
     tensors::read(&dir.join("golden.safetensors")).expect("golden.safetensors")
 }
 
-fn inputs(g: &BTreeMap<String, NamedTensor>, device: &Device<B>) -> Inputs<B> {
+fn inputs<Bk: Backend>(g: &BTreeMap<String, NamedTensor>, device: &Device<Bk>) -> Inputs<Bk> {
     Inputs {
         input_ids: g
             .get("input_ids")
@@ -362,4 +362,482 @@ fn minilm_reproduces_the_published_sentence_similarities() {
     // sentence-transformers' published example: 0.7553 and 0.2474 (4 decimals).
     assert!((cos[1] - 0.7553).abs() < 5e-5, "{}", cos[1]);
     assert!((cos[2] - 0.2474).abs() < 5e-5, "{}", cos[2]);
+}
+
+// ---- methods on backbones ----
+
+mod methods {
+    use super::*;
+    use burn::backend::Autodiff;
+    use burn::module::{Module, ModuleMapper, Param};
+    use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+    use burn::tensor::Distribution;
+    use peftgrid_model::method::{self, param_list, role, trains, Role};
+    use peftgrid_model::{Model, ModelConfig};
+    use peftgrid_zoo::presets::{preset, PRESETS};
+    use peftgrid_zoo::{count, match_budget, MethodSpec, Target};
+
+    type AD = Autodiff<B>;
+
+    fn config(name: &str) -> ModelConfig {
+        ModelConfig::from_path(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/configs")
+                .join(format!("{name}.json")),
+        )
+        .unwrap()
+    }
+
+    /// Adds noise to every method parameter, as if trained a little: zero-initialised halves
+    /// (LoRA's B, an adapter's up-projection) would otherwise hide the other half's gradient.
+    struct Perturb<'a>(&'a mut Vec<String>);
+    impl<Bk: Backend> ModuleMapper<Bk> for Perturb<'_> {
+        fn enter_module(&mut self, name: &str, _: &str) {
+            self.0.push(name.into());
+        }
+        fn exit_module(&mut self, _: &str, _: &str) {
+            self.0.pop();
+        }
+        fn map_float<const D: usize>(&mut self, p: Param<Tensor<Bk, D>>) -> Param<Tensor<Bk, D>> {
+            if role(self.0) != Role::Method {
+                return p;
+            }
+            let (id, t, mapper) = p.consume();
+            let noise = Tensor::random(t.shape(), Distribution::Normal(0.0, 0.1), &t.device());
+            // Positive biases keep every ReLU unit of a bottleneck alive, so that every weight
+            // has a gradient in the one-step test.
+            let noise = if self.0.last().is_some_and(|l| l == "bias") {
+                noise.abs().add_scalar(0.1)
+            } else {
+                noise
+            };
+            Param::from_mapped_value(id, (t + noise).detach(), mapper)
+        }
+    }
+
+    fn with_method<Bk: Backend>(
+        fixture: &str,
+        spec: &MethodSpec,
+        device: &Bk::Device,
+    ) -> (Model<Bk>, ModelConfig) {
+        let loaded = load::<Bk>(fixtures().join("hf").join(fixture), device).unwrap();
+        let mut model = loaded.model;
+        method::apply(&mut model, &loaded.config, spec, device)
+            .unwrap_or_else(|e| panic!("{}: {e}", spec.name));
+        let mut path = Vec::new();
+        (model.map(&mut Perturb(&mut path)), loaded.config)
+    }
+
+    fn values<Bk: Backend>(model: &Model<Bk>) -> BTreeMap<String, Vec<f32>> {
+        struct Values<Bk: Backend>(
+            Vec<String>,
+            BTreeMap<String, Vec<f32>>,
+            std::marker::PhantomData<Bk>,
+        );
+        impl<Bk: Backend> burn::module::ModuleVisitor<Bk> for Values<Bk> {
+            fn enter_module(&mut self, name: &str, _: &str) {
+                self.0.push(name.into());
+            }
+            fn exit_module(&mut self, _: &str, _: &str) {
+                self.0.pop();
+            }
+            fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<Bk, D>>) {
+                let v = p.val().into_data().convert::<f32>().into_vec().unwrap();
+                self.1.insert(self.0.join("."), v);
+            }
+        }
+        let mut v = Values(Vec::new(), BTreeMap::new(), std::marker::PhantomData);
+        model.visit(&mut v);
+        v.1
+    }
+
+    #[test]
+    fn one_step_trains_exactly_the_method_for_every_preset() {
+        let device = Default::default();
+        for p in PRESETS {
+            let spec = (p.build)();
+            // The fixture is 32 wide: budgets that suit base models are cut down to fit.
+            let spec = small(spec);
+            for fixture in ["bert", "vit"] {
+                let (model, _) = with_method::<AD>(fixture, &spec, &device);
+                let model = method::freeze(model, &spec);
+                let before = values(&model);
+                let g = golden(&fixtures().join("hf").join(fixture));
+                let out = model.forward(inputs(&g, &device)).unwrap();
+                // Every token's output counts (ViT's logits read only the CLS token).
+                let loss = out.logits.unwrap().powf_scalar(2.0).mean()
+                    + out.last_hidden_state.powf_scalar(2.0).mean();
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                let mut optim = AdamConfig::new().init::<AD, Model<AD>>();
+                let model = optim.step(1e-2, model, grads);
+                let after = values(&model);
+
+                let trained: std::collections::BTreeSet<_> = param_list(&model)
+                    .into_iter()
+                    .filter(|(path, _, _)| trains(&spec, role(path)))
+                    .map(|(_, id, _)| id)
+                    .collect();
+                let state: std::collections::BTreeSet<_> =
+                    optim.to_record().keys().copied().collect();
+                assert_eq!(
+                    state, trained,
+                    "{}/{fixture}: optimizer state only for trained parameters",
+                    spec.name
+                );
+
+                for (path, _, _) in param_list(&model) {
+                    let key = path.join(".");
+                    let changed = before[&key] != after[&key];
+                    // The key bias adds q·b_k to every score of a query, which softmax cancels:
+                    // its gradient is exactly zero, so it may train and still not move.
+                    let gradient_free = key.ends_with("attention.key.bias");
+                    if trains(&spec, role(&path)) && !gradient_free {
+                        assert!(
+                            changed,
+                            "{}/{fixture}: trained {key} did not change",
+                            spec.name
+                        );
+                    } else if !trains(&spec, role(&path)) {
+                        assert!(!changed, "{}/{fixture}: frozen {key} changed", spec.name);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Budgets that fit a 32-wide, 4-head toy model.
+    fn small(spec: MethodSpec) -> MethodSpec {
+        let budgets: Vec<usize> = spec.budgets().iter().map(|_| 4).collect();
+        spec.with_budgets(&budgets).unwrap()
+    }
+
+    #[test]
+    fn module_counts_equal_the_closed_forms_for_every_preset() {
+        let device = Default::default();
+        for p in PRESETS {
+            let spec = small((p.build)());
+            for fixture in ["bert", "roberta", "vit"] {
+                let (model, config) = with_method::<B>(fixture, &spec, &device);
+                let (body, head) = method::trainable(&model, &spec);
+                let c = count(&spec, &config.shape()).unwrap();
+                assert_eq!(body, c.trainable, "{}/{fixture}", spec.name);
+                assert_eq!(
+                    head,
+                    if spec.train_head { c.head } else { c.head },
+                    "{}/{fixture}: head",
+                    spec.name
+                );
+                assert_eq!(
+                    c.with_head,
+                    c.trainable + if spec.train_head { c.head } else { 0 }
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn config_counts_equal_the_loaded_models() {
+        let device = Default::default();
+        for fixture in ["bert", "roberta", "vit"] {
+            let loaded = load::<B>(fixtures().join("hf").join(fixture), &device).unwrap();
+            let shape = loaded.config.shape();
+            let (mut pretrained, mut biases, mut norms, mut head) = (0, 0, 0, 0);
+            for (path, _, n) in param_list(&loaded.model) {
+                match role(&path) {
+                    Role::Pretrained { bias, norm } => {
+                        pretrained += n;
+                        biases += if bias { n } else { 0 };
+                        norms += if norm { n } else { 0 };
+                    }
+                    Role::Head => head += n,
+                    Role::Method => {}
+                }
+            }
+            assert_eq!(
+                (pretrained, biases, norms, head),
+                (
+                    shape.pretrained,
+                    shape.biases,
+                    shape.layer_norms,
+                    shape.head
+                ),
+                "{fixture}"
+            );
+        }
+    }
+
+    #[test]
+    fn he_et_al_budgets_from_configs_alone() {
+        let bert = config("bert-base-uncased").shape();
+        let roberta = config("roberta-base").shape();
+        let bart = config("bart-large").shape();
+        assert_eq!(bert.pretrained, 109_482_240);
+        // roberta-base's class is RobertaForMaskedLM: counted as RobertaModel, pooler included.
+        assert_eq!(roberta.pretrained, 124_645_632);
+        assert_eq!(bart.pretrained, 406_291_456);
+
+        let lora = preset("lora").unwrap();
+        assert_eq!(count(&lora, &bert).unwrap().trainable, 294_912);
+
+        let prefix = MethodSpec::from_arg("prefix:200").unwrap();
+        let c = count(&prefix, &bart).unwrap();
+        assert_eq!(c.deployed, 2 * 200 * 1024 * 36);
+        assert!(
+            (c.deployed_percent - 3.6).abs() < 0.05,
+            "{}",
+            c.deployed_percent
+        );
+
+        let mam = preset("mam").unwrap();
+        let c = count(&mam, &bart).unwrap();
+        assert_eq!(
+            c.deployed,
+            2 * 30 * 1024 * 36 + 24 * (2 * 512 * 1024 + 512 + 1024)
+        );
+        assert!(
+            (c.deployed_percent - 6.7).abs() < 0.06,
+            "{}",
+            c.deployed_percent
+        );
+
+        let c = count(&preset("mam_glue").unwrap(), &roberta).unwrap();
+        assert!(
+            (c.deployed_percent - 0.5).abs() < 0.05,
+            "{}",
+            c.deployed_percent
+        );
+        // Training-time prefix MLP (l·d + d·512 + 512 + 512·L·2d + L·2d) is counted too.
+        assert_eq!(
+            c.trainable - c.deployed,
+            (16 * 768 + 768 * 512 + 512 + 512 * 12 * 2 * 768 + 12 * 2 * 768) - 2 * 16 * 768 * 12
+        );
+    }
+
+    #[test]
+    fn budget_matching_picks_the_closest_knob() {
+        let bert = config("bert-base-uncased").shape();
+        let (spec, c) =
+            match_budget(&preset("lora").unwrap(), &bert, Target::Params(294_912), 0).unwrap();
+        assert_eq!((spec.budgets(), c.trainable), (vec![8], 294_912));
+
+        let roberta = config("roberta-base").shape();
+        let (spec, c) = match_budget(
+            &preset("houlsby").unwrap(),
+            &roberta,
+            Target::Percent(0.5),
+            0,
+        )
+        .unwrap();
+        let r = spec.budgets()[0];
+        let at = |r: usize| {
+            count(&spec.clone().with_budgets(&[r]).unwrap(), &roberta)
+                .unwrap()
+                .trainable as f64
+        };
+        let wanted = 0.005 * roberta.pretrained as f64;
+        assert!(
+            (at(r) - wanted).abs() <= (at(r - 1) - wanted).abs()
+                && (at(r) - wanted).abs() <= (at(r + 1) - wanted).abs()
+        );
+        // One step of r moves the count by 24 × (2·768 + 1) ≈ 0.03%.
+        assert!((c.percent - 0.5).abs() < 0.015, "{}", c.percent);
+
+        // KronA's k must divide the widths: 7 never does, matching still finds a fitting k.
+        let (spec, _) =
+            match_budget(&preset("krona").unwrap(), &bert, Target::Params(10_000), 0).unwrap();
+        assert_eq!(768 % spec.budgets()[0], 0);
+        let err =
+            match_budget(&preset("ia3").unwrap(), &bert, Target::Percent(1.0), 0).unwrap_err();
+        assert!(err.to_string().contains("0 budget knob"), "{err}");
+    }
+
+    #[test]
+    fn budgets_that_do_not_fit_are_errors() {
+        let bert = config("bert-base-uncased").shape();
+        for (arg, needle) in [
+            ("krona:7", "k must divide"),
+            ("lora:1000", "rank above"),
+            ("compacter:30", "multiple of phm n"),
+            ("prefix:0", "prefix length must be"),
+        ] {
+            let err = MethodSpec::from_arg(arg)
+                .and_then(|m| count(&m, &bert))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{arg}: {err}");
+        }
+        let err = MethodSpec::from_arg("loar").unwrap_err().to_string();
+        assert!(
+            err.contains("unknown method `loar`") && err.contains("lora"),
+            "{err}"
+        );
+        let device = Default::default();
+        let mut loaded = load::<B>(fixtures().join("hf/bert"), &device).unwrap();
+        let err = method::apply(
+            &mut loaded.model,
+            &loaded.config,
+            &MethodSpec::from_arg("lora:33").unwrap(),
+            &device,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("rank above"), "{err}");
+    }
+
+    #[test]
+    fn merged_and_unmerged_outputs_agree() {
+        let device = Default::default();
+        for name in ["lora", "ia3", "krona"] {
+            let spec = small(preset(name).unwrap());
+            let (mut model, _) = with_method::<B>("bert", &spec, &device);
+            let g = golden(&fixtures().join("hf/bert"));
+            let run = |m: &Model<B>| {
+                m.forward(inputs(&g, &device)).unwrap().named()["last_hidden_state"].as_f32()
+            };
+            let weights = |m: &Model<B>| {
+                values(m)
+                    .into_iter()
+                    .filter(|(k, _)| !k.contains("sites"))
+                    .collect::<BTreeMap<_, _>>()
+            };
+            let (unmerged, w0) = (run(&model), weights(&model));
+            model.merge();
+            assert_ne!(
+                weights(&model),
+                w0,
+                "{name}: merging changes the projections"
+            );
+            let merged = run(&model);
+            model.unmerge();
+            let restored = run(&model);
+            assert!(
+                max_abs_diff(&unmerged, &merged) < 1e-5,
+                "{name}: merged {}",
+                max_abs_diff(&unmerged, &merged)
+            );
+            assert!(
+                max_abs_diff(&unmerged, &restored) < 1e-5,
+                "{name}: unmerged {}",
+                max_abs_diff(&unmerged, &restored)
+            );
+            for (k, v) in weights(&model) {
+                assert!(max_abs_diff(&v, &w0[&k]) < 1e-5, "{name}: {k} restored");
+            }
+        }
+    }
+
+    #[test]
+    fn a_fresh_method_starts_as_the_pretrained_model() {
+        // Zero-initialised up-projections, unit rescalings, zero bias vectors: no change at step 0.
+        let device = Default::default();
+        let g = golden(&fixtures().join("hf/bert"));
+        for name in [
+            "lora",
+            "ia3",
+            "parallel",
+            "scaled_parallel",
+            "mh_parallel",
+            "krona",
+            "adapter_bias",
+            "u_tuning",
+        ] {
+            let spec = small(preset(name).unwrap());
+            let mut loaded = load::<B>(fixtures().join("hf/bert"), &device).unwrap();
+            method::apply(&mut loaded.model, &loaded.config, &spec, &device).unwrap();
+            let out = loaded.model.forward(inputs(&g, &device)).unwrap().named();
+            let diff = max_abs_diff(
+                &out["last_hidden_state"].as_f32(),
+                &g["last_hidden_state"].as_f32(),
+            );
+            assert!(diff < TOL, "{name}: {diff}");
+        }
+    }
+
+    #[test]
+    fn peft_save_then_load_is_the_same_model() {
+        let device = Default::default();
+        let g = golden(&fixtures().join("hf/bert"));
+        for name in ["lora", "ia3", "prompt", "prefix"] {
+            let spec = small(preset(name).unwrap());
+            let (mut model, config) = with_method::<B>("bert", &spec, &device);
+            if let Model::Text(m) = &mut model {
+                m.shared.merge_prefixes();
+            }
+            let dir = tempfile::tempdir().unwrap();
+            peftgrid_model::peft::save_adapter(&model, &config, &spec, dir.path()).unwrap();
+            let mut fresh = load::<B>(fixtures().join("hf/bert"), &device).unwrap();
+            let loaded_spec = peftgrid_model::peft::load_adapter(
+                &mut fresh.model,
+                &fresh.config,
+                dir.path(),
+                &device,
+            )
+            .unwrap();
+            if let Model::Text(m) = &mut fresh.model {
+                m.embeddings.position_offset = 0; // ours never shifts positions
+            }
+            let ours =
+                model.forward(inputs(&g, &device)).unwrap().named()["last_hidden_state"].as_f32();
+            let back = fresh.model.forward(inputs(&g, &device)).unwrap().named()
+                ["last_hidden_state"]
+                .as_f32();
+            assert!(
+                max_abs_diff(&ours, &back) < 1e-6,
+                "{name}: {}",
+                max_abs_diff(&ours, &back)
+            );
+            assert_eq!(
+                count(&loaded_spec, &config.shape()).unwrap().deployed,
+                count(&spec, &config.shape()).unwrap().deployed,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn specs_round_trip_through_json_and_toml() {
+        for p in PRESETS {
+            let spec = (p.build)();
+            assert_eq!(
+                MethodSpec::parse(&spec.to_json(), "json").unwrap(),
+                spec,
+                "{}",
+                p.name
+            );
+            assert_eq!(
+                MethodSpec::parse(&spec.to_toml(), "toml").unwrap(),
+                spec,
+                "{}\n{}",
+                p.name,
+                spec.to_toml()
+            );
+        }
+        let custom = r#"
+            name = "prefix + parallel at attention"
+            [[modifications]]
+            form = { kind = "prefix" }
+            at = ["head"]
+            budget = 8
+            [[modifications]]
+            form = { kind = "bottleneck", act = "gelu" }
+            at = ["attention", "ffn"]
+            insertion = "parallel"
+            composition = { kind = "scaled", s = 2.0 }
+            budget = 4
+        "#;
+        let spec = MethodSpec::parse(custom, "custom").unwrap();
+        let c = count(&spec, &config("roberta-base").shape()).unwrap();
+        assert_eq!(
+            c.deployed,
+            12 * (2 * 8 * 768) + 24 * (768 * 4 + 4 + 4 * 768 + 768)
+        );
+        let err = MethodSpec::parse(
+            "name = \"x\"\n[[modifications]]\nform = { kind = \"lora\" }\nat = [\"q\"]",
+            "bad",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("bad") && err.to_string().contains("lora"),
+            "{err}"
+        );
+    }
 }
