@@ -36,6 +36,9 @@ pub use tokenizer::{Encoded, TextTokenizer};
 pub use vit::{Vit, VitOutput};
 
 /// Any backbone of this crate.
+// One per run, built once: the size difference of the variants (and of the record enum Burn
+// derives) does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Model<B: Backend> {
     /// BERT or RoBERTa.

@@ -523,7 +523,7 @@ mod methods {
                 assert_eq!(body, c.trainable, "{}/{fixture}", spec.name);
                 assert_eq!(
                     head,
-                    if spec.train_head { c.head } else { c.head },
+                    if spec.train_head { c.head } else { 0 },
                     "{}/{fixture}: head",
                     spec.name
                 );

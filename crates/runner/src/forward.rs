@@ -21,6 +21,10 @@ pub struct ForwardArgs {
     /// `pixel_values` (float32).
     #[arg(long)]
     pub inputs: PathBuf,
+    /// An adapter folder to load onto the model first: peft's adapter_config.json +
+    /// adapter_model.safetensors (LoRA, IA3, prompt tuning, prefix tuning).
+    #[arg(long)]
+    pub adapter: Option<PathBuf>,
     /// Where to write the outputs (`last_hidden_state`, `logits`, `embeddings`, ...).
     #[arg(long)]
     pub out: PathBuf,
@@ -46,7 +50,7 @@ impl BackendJob for Forward {
 
     fn run<B: Backend>(self, device: Device<B>) -> anyhow::Result<Self::Output> {
         let args = self.0;
-        let loaded = peftgrid_model::load::<B>(&args.model, &device)?;
+        let mut loaded = peftgrid_model::load::<B>(&args.model, &device)?;
         if !loaded.unused_keys.is_empty() {
             eprintln!(
                 "note: {} checkpoint tensor(s) not used by {}: {}",
@@ -54,6 +58,23 @@ impl BackendJob for Forward {
                 loaded.config.model_type,
                 loaded.unused_keys.join(", ")
             );
+        }
+        if let Some(dir) = &args.adapter {
+            let method = peftgrid_model::peft::load_adapter(
+                &mut loaded.model,
+                &loaded.config,
+                dir,
+                &device,
+            )?;
+            let (trainable, _) = peftgrid_model::method::trainable(&loaded.model, &method);
+            println!(
+                "adapter {}: {} ({trainable} trainable parameters)",
+                dir.display(),
+                method.name
+            );
+            for m in &method.modifications {
+                println!("  + {m}");
+            }
         }
         let named = tensors::read(&args.inputs)?;
         let inputs = read_inputs::<B>(&named, &device)?;

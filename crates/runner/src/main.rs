@@ -3,6 +3,7 @@
 mod backend;
 mod embed;
 mod forward;
+mod methods;
 
 use clap::{Parser, Subcommand};
 
@@ -28,10 +29,24 @@ enum Command {
     Forward(forward::ForwardArgs),
     /// Mean-pooled, L2-normalised sentence embeddings and their pairwise cosine similarities.
     Embed(embed::EmbedArgs),
+    /// List the method presets and where each sits in the design space.
+    Methods(methods::MethodsArgs),
+    /// A method's exact trainable-parameter accounting on a backbone (from config.json alone).
+    Params(methods::ParamsArgs),
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The whole chain on one line: the file, the field, and why.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Forward(args) => {
             run_on(cli.backend, forward::Forward(args))?;
@@ -41,6 +56,8 @@ fn main() -> anyhow::Result<()> {
             let full = args.full;
             run_on(cli.backend, embed::Embed(args))?.print(&texts, full);
         }
+        Command::Methods(args) => methods::methods(&args),
+        Command::Params(args) => methods::params(&args)?,
     }
     Ok(())
 }

@@ -179,3 +179,134 @@ fn embed_reproduces_the_published_minilm_similarities() {
     // "[0]  1.0000  0.7553  0.2474": sentence-transformers' published figures.
     assert_eq!(first_row, ["[0]", "1.0000", "0.7553", "0.2474"], "{stdout}");
 }
+
+#[test]
+fn forward_with_a_peft_adapter_reproduces_peft() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, trainable) in [
+        ("peft_lora", 1024),
+        ("peft_ia3", 320),
+        ("peft_prompt", 160),
+        ("peft_prefix", 640),
+    ] {
+        let dir = fixtures().join("hf").join(name);
+        let golden = dir.join("golden.safetensors");
+        let o = peftgrid(&[
+            "forward",
+            "--model",
+            dir.join("base").to_str().unwrap(),
+            "--adapter",
+            dir.join("adapter").to_str().unwrap(),
+            "--inputs",
+            golden.to_str().unwrap(),
+            "--out",
+            tmp.path().join("o.safetensors").to_str().unwrap(),
+            "--compare",
+            golden.to_str().unwrap(),
+        ]);
+        let out = text(&o);
+        assert!(o.status.success(), "{name}: {out}");
+        assert!(out.contains("last_hidden_state"), "{name}: {out}");
+        assert!(
+            out.contains(&format!("({trainable} trainable parameters)")),
+            "{name}: {out}"
+        );
+    }
+    // An adapter folder without its config is named.
+    let o = peftgrid(&[
+        "forward",
+        "--model",
+        fixtures().join("hf/peft_lora/base").to_str().unwrap(),
+        "--adapter",
+        tmp.path().to_str().unwrap(),
+        "--inputs",
+        "x",
+        "--out",
+        "y",
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("adapter_config.json"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn params_prints_he_et_al_budgets_and_matches_targets() {
+    let configs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../model/tests/configs");
+    let bert = configs.join("bert-base-uncased.json");
+    let o = peftgrid(&[
+        "params",
+        "--model",
+        bert.to_str().unwrap(),
+        "--method",
+        "lora",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["count"]["trainable"], 294_912);
+
+    // Prefix l = 200 on BART-large: He et al.'s 3.6% once the reparameterisation is merged.
+    let bart = configs.join("bart-large.json");
+    let o = peftgrid(&[
+        "params",
+        "--model",
+        bart.to_str().unwrap(),
+        "--method",
+        "prefix:200",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let pct = v["count"]["deployed_percent"].as_f64().unwrap();
+    assert!((pct - 3.6).abs() < 0.05, "{pct}");
+
+    // A target: the parallel adapter's r closest to 0.5% of RoBERTa-base.
+    let roberta = configs.join("roberta-base.json");
+    let o = peftgrid(&[
+        "params",
+        "--model",
+        roberta.to_str().unwrap(),
+        "--method",
+        "parallel",
+        "--target",
+        "0.5%",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["method"]["modifications"][0]["budget"], 33);
+    let pct = v["count"]["percent"].as_f64().unwrap();
+    assert!((pct - 0.5).abs() < 0.01, "{pct}");
+
+    for (method, says) in [
+        ("nope", "unknown method `nope`"),
+        ("lora:9999", "does not fit"),
+    ] {
+        let o = peftgrid(&[
+            "params",
+            "--model",
+            bert.to_str().unwrap(),
+            "--method",
+            method,
+        ]);
+        assert!(
+            !o.status.success() && text(&o).contains(says),
+            "{}",
+            text(&o)
+        );
+    }
+
+    let o = peftgrid(&["methods"]);
+    assert!(o.status.success());
+    let listing = String::from_utf8_lossy(&o.stdout);
+    for preset in peftgrid_zoo::presets::PRESETS {
+        assert!(listing.contains(preset.name), "{}", preset.name);
+    }
+    // Every preset printed as JSON parses back into the same specs.
+    let o = peftgrid(&["methods", "--json"]);
+    let specs: Vec<peftgrid_zoo::MethodSpec> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(specs.len(), peftgrid_zoo::presets::PRESETS.len());
+    assert_eq!(specs[0], (peftgrid_zoo::presets::PRESETS[0].build)());
+}

@@ -15,6 +15,8 @@ pub struct PrefixGenerator<B: Backend> {
 }
 
 /// Where the prefixes come from.
+// One per prefix group, built once: the size difference of the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum PrefixSource<B: Backend> {
     /// `[l, L·2·a]`, trained directly (or merged from an MLP).
@@ -45,7 +47,7 @@ impl<B: Backend> PrefixMlp<B> {
         let w = self.out.weight.val().slice([0..mid, c0..c1]);
         let y = h.matmul(w);
         match &self.out.bias {
-            Some(b) => y + b.val().slice([c0..c1]).unsqueeze(),
+            Some(b) => y + b.val().slice(c0..c1).unsqueeze(),
             None => y,
         }
     }

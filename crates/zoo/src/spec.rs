@@ -229,3 +229,51 @@ impl MethodSpec {
         Ok(spec)
     }
 }
+
+/// `bottleneck(act=relu) r=64 @ ffn_out, parallel, scaled(s=4)`: one line per modification,
+/// options that differ from nothing are shown as the spec holds them.
+impl std::fmt::Display for ModificationSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.form.name())?;
+        let options = inline_fields(&serde_json::to_value(&self.form).unwrap_or_default());
+        if !options.is_empty() {
+            write!(f, "({options})")?;
+        }
+        if let (Some(knob), Some(b)) = (self.form.knob(), self.budget) {
+            write!(f, " {knob}={b}")?;
+        }
+        let at: Vec<&str> = self.at.iter().map(|p| p.name()).collect();
+        write!(f, " @ {}", at.join("+"))?;
+        let insertion = match self.insertion {
+            Insertion::Sequential => "sequential",
+            Insertion::Parallel => "parallel",
+        };
+        write!(f, ", {insertion}")?;
+        let composition = serde_json::to_value(self.composition).unwrap_or_default();
+        let kind = composition
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .unwrap_or("?");
+        let options = inline_fields(&composition);
+        if options.is_empty() {
+            write!(f, ", {kind}")
+        } else {
+            write!(f, ", {kind}({options})")
+        }
+    }
+}
+
+/// `a=1, b=x` from a JSON object's fields other than `kind`.
+fn inline_fields(value: &serde_json::Value) -> String {
+    let Some(map) = value.as_object() else {
+        return String::new();
+    };
+    map.iter()
+        .filter(|(k, _)| k.as_str() != "kind")
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => format!("{k}={s}"),
+            other => format!("{k}={other}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}

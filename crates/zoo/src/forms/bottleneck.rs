@@ -92,7 +92,7 @@ impl FormSpec for BottleneckSpec {
             if phm.n == 0 || phm.rank == 0 {
                 return Err(invalid(Self::NAME, "phm needs n ≥ 1 and rank ≥ 1"));
             }
-            if p.budget % phm.n != 0 {
+            if !p.budget.is_multiple_of(phm.n) {
                 return Err(does_not_fit(Self::NAME, p.budget, format!("r must be a multiple of phm n = {}", phm.n)));
             }
         }
@@ -102,11 +102,11 @@ impl FormSpec for BottleneckSpec {
     fn check_site(&self, p: &Placement, dims: SiteDims) -> Result<()> {
         if let Some(phm) = self.phm {
             let reads = Self::reads(p, dims);
-            if reads % phm.n != 0 || dims.d_out % phm.n != 0 {
+            if !reads.is_multiple_of(phm.n) || !dims.d_out.is_multiple_of(phm.n) {
                 return Err(does_not_fit(Self::NAME, p.budget, format!("phm n = {} must divide the widths {reads} and {} at `{}`", phm.n, dims.d_out, p.position)));
             }
         }
-        if self.per_head && dims.d_out % dims.heads != 0 {
+        if self.per_head && !dims.d_out.is_multiple_of(dims.heads) {
             return Err(invalid(Self::NAME, format!("{} heads do not divide width {}", dims.heads, dims.d_out)));
         }
         Ok(())

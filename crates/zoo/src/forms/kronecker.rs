@@ -44,7 +44,7 @@ impl FormSpec for KroneckerSpec {
 
     fn check_site(&self, p: &Placement, dims: SiteDims) -> Result<()> {
         let k = p.budget;
-        if dims.d_in % k != 0 || dims.d_out % k != 0 {
+        if !dims.d_in.is_multiple_of(k) || !dims.d_out.is_multiple_of(k) {
             return Err(does_not_fit(Self::NAME, k, format!("k must divide d_in = {} and d_out = {} at `{}`", dims.d_in, dims.d_out, p.position)));
         }
         Ok(())
