@@ -57,6 +57,9 @@ pub struct TextEncoder<B: Backend> {
     pub layers: Vec<EncoderLayer<B>>,
     /// `Position::Input`: modifications of the token embeddings (prompt tuning).
     pub input: Site<B>,
+    /// `Position::Embeddings`: modifications of the embedding layer's output (AdapterHub's
+    /// prompt tuning: virtual tokens after positions and LayerNorm).
+    pub embedding_output: Site<B>,
     /// BERT's pooler: tanh(W h₀ + b), pretrained with next-sentence prediction.
     pub pooler: Option<Linear<B>>,
     /// Parameters several sites use (prefix generators, PHM rules).
@@ -71,6 +74,9 @@ pub struct TextOutput<B: Backend> {
     pub embeddings: Tensor<B, 3>,
     /// `[batch, seq', d]`; seq' = seq + the virtual tokens an input site prepended.
     pub last_hidden_state: Tensor<B, 3>,
+    /// The input of the first layer (embedding output, prompts included) and every layer's
+    /// output: transformers' `hidden_states`.
+    pub hidden_states: Vec<Tensor<B, 3>>,
     /// The attention mask that goes with `last_hidden_state` (virtual tokens count as real).
     pub attention_mask: Tensor<B, 2, Int>,
     /// `[batch, num_labels]` when the model has a classification head.
@@ -157,6 +163,7 @@ impl<B: Backend> TextEncoder<B> {
             layers,
             input: Site::default(),
             pooler,
+            embedding_output: Site::default(),
             shared: Shared::default(),
             head,
         })
@@ -206,16 +213,33 @@ impl<B: Backend> TextEncoder<B> {
 
         let x = words + e.position.forward(position_ids) + e.token_type.forward(token_type_ids);
         let embeddings = e.norm.forward(x);
+        let (hidden, prompted) = self
+            .embedding_output
+            .prepend(e.dropout.forward(embeddings.clone()));
+        let attention_mask = if prompted == 0 {
+            attention_mask
+        } else {
+            // Virtual tokens at the embedding output are visible to every query.
+            let ones = Tensor::ones([batch, prompted], &device);
+            Tensor::cat(vec![ones, attention_mask], 1)
+        };
         let bias = mask_bias(attention_mask.clone());
-        let mut hidden = e.dropout.forward(embeddings.clone());
+        let mut hidden_states = vec![hidden];
         for layer in &self.layers {
-            hidden = layer.forward(hidden, bias.clone(), &self.shared);
+            let next = layer.forward(
+                hidden_states[hidden_states.len() - 1].clone(),
+                bias.clone(),
+                &self.shared,
+            );
+            hidden_states.push(next);
         }
+        let hidden = hidden_states[hidden_states.len() - 1].clone();
         let logits = self.head.as_ref().map(|h| self.classify(h, hidden.clone()));
         TextOutput {
             embeddings,
             last_hidden_state: hidden,
             attention_mask,
+            hidden_states,
             logits,
         }
     }

@@ -34,6 +34,9 @@ pub enum ModelError {
         supported: String,
     },
 
+    #[error("cannot write {what}: {why}")]
+    Unsupported { what: String, why: String },
+
     #[error("{path}: cannot read checkpoint: {message}")]
     Checkpoint { path: PathBuf, message: String },
 

@@ -182,9 +182,16 @@ impl<B: Backend> EncoderLayer<B> {
         let ffn = |n: Tensor<B, 3>| self.dropout.forward(self.ffn.forward(n, s, shared));
         let out = match self.placement {
             NormPlacement::Post => {
-                let a = s.attention.modify(x.clone(), attention(x.clone()), shared);
+                let a = s.attention.modify_sublayer(
+                    x.clone(),
+                    attention(x.clone()),
+                    &self.attention_norm,
+                    shared,
+                );
                 let h = self.attention_norm.forward(x.clone() + a);
-                let f = s.ffn.modify(h.clone(), ffn(h.clone()), shared);
+                let f = s
+                    .ffn
+                    .modify_sublayer(h.clone(), ffn(h.clone()), &self.ffn_norm, shared);
                 self.ffn_norm.forward(h + f)
             }
             NormPlacement::Pre => {

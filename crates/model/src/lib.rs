@@ -7,6 +7,7 @@
 //!                                                        └─ input site, per-layer LayerSites
 //! ```
 
+pub mod adapterhub;
 pub mod bert;
 pub mod checkpoint;
 pub mod config;
@@ -49,6 +50,7 @@ pub enum Model<B: Backend> {
 /// Every site of a model and its shared modules, borrowed together.
 pub struct SiteParts<'a, B: Backend> {
     pub input: &'a mut Site<B>,
+    pub embedding_output: &'a mut Site<B>,
     pub shared: &'a mut peftgrid_zoo::Shared<B>,
     pub layers: Vec<&'a mut LayerSites<B>>,
 }
@@ -119,6 +121,8 @@ pub struct Outputs<B: Backend> {
     pub last_hidden_state: Tensor<B, 3>,
     /// ViT: the last layer's output after the final LayerNorm.
     pub normed: Option<Tensor<B, 3>>,
+    /// transformers' `hidden_states`: the first layer's input, then every layer's output.
+    pub hidden_states: Vec<Tensor<B, 3>>,
     /// The mask that goes with `last_hidden_state` (text encoders).
     pub attention_mask: Option<Tensor<B, 2, Int>>,
     pub logits: Option<Tensor<B, 2>>,
@@ -141,6 +145,12 @@ impl<B: Backend> Outputs<B> {
         }
         if let Some(t) = &self.logits {
             put("logits", t.to_data());
+        }
+        if !self.hidden_states.is_empty() {
+            put(
+                "hidden_states",
+                Tensor::stack::<4>(self.hidden_states.clone(), 0).to_data(),
+            );
         }
         out
     }
@@ -178,6 +188,7 @@ impl<B: Backend> Model<B> {
                     embeddings: Some(out.embeddings),
                     last_hidden_state: out.last_hidden_state,
                     normed: None,
+                    hidden_states: out.hidden_states,
                     attention_mask: Some(out.attention_mask),
                     logits: out.logits,
                 })
@@ -202,6 +213,7 @@ impl<B: Backend> Model<B> {
                     embeddings: None,
                     last_hidden_state: out.encoder_output,
                     normed: Some(out.normed),
+                    hidden_states: out.hidden_states,
                     attention_mask: None,
                     logits: out.logits,
                 })
@@ -274,12 +286,23 @@ impl<B: Backend> Model<B> {
 
     /// Mutable access to every site at once, and to the shared modules.
     pub fn parts_mut(&mut self) -> SiteParts<'_, B> {
-        let (input, shared, layers) = match self {
-            Model::Text(m) => (&mut m.input, &mut m.shared, &mut m.layers),
-            Model::Vit(m) => (&mut m.input, &mut m.shared, &mut m.layers),
+        let (input, embedding_output, shared, layers) = match self {
+            Model::Text(m) => (
+                &mut m.input,
+                &mut m.embedding_output,
+                &mut m.shared,
+                &mut m.layers,
+            ),
+            Model::Vit(m) => (
+                &mut m.input,
+                &mut m.embedding_output,
+                &mut m.shared,
+                &mut m.layers,
+            ),
         };
         SiteParts {
             input,
+            embedding_output,
             shared,
             layers: layers.iter_mut().map(|l| &mut l.sites).collect(),
         }
@@ -287,12 +310,13 @@ impl<B: Backend> Model<B> {
 
     /// Weight entries of sparse adapters that are pruned (held at zero).
     pub fn pruned_params(&self) -> usize {
-        let (input, layers) = match self {
-            Model::Text(m) => (&m.input, &m.layers),
-            Model::Vit(m) => (&m.input, &m.layers),
+        let (input, embedding_output, layers) = match self {
+            Model::Text(m) => (&m.input, &m.embedding_output, &m.layers),
+            Model::Vit(m) => (&m.input, &m.embedding_output, &m.layers),
         };
         let per_site = |s: &Site<B>| s.mods.iter().map(|m| m.pruned_params()).sum::<usize>();
         per_site(input)
+            + per_site(embedding_output)
             + layers
                 .iter()
                 .map(|l| {

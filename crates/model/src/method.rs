@@ -19,11 +19,33 @@ pub fn apply<B: Backend>(
     device: &B::Device,
 ) -> Result<Count> {
     let shape = config.shape();
+    if matches!(model, Model::Vit(_)) {
+        if let Some(m) = method
+            .modifications
+            .iter()
+            .find(|m| m.insertion == peftgrid_zoo::Insertion::PostNorm)
+        {
+            return Err(peftgrid_zoo::ZooError::Spec {
+                spec: method.name.clone(),
+                message: format!(
+                    "{}: post_norm insertion needs a post-LN backbone (BERT, RoBERTa); {} normalises before its sublayers",
+                    m.form.name(),
+                    config.model_type
+                ),
+            }
+            .into());
+        }
+    }
     // Validates every budget against every site before anything is built.
     let accounting = count(method, &shape)?;
     let layers = shape.layers();
     let parts = model.parts_mut();
-    let (input, shared, mut sites) = (parts.input, parts.shared, parts.layers);
+    let (input, embedding_output, shared, mut sites) = (
+        parts.input,
+        parts.embedding_output,
+        parts.shared,
+        parts.layers,
+    );
     for m in &method.modifications {
         let mut mod_shared = None;
         for &position in &m.at {
@@ -36,6 +58,9 @@ pub fn apply<B: Backend>(
             };
             match position {
                 Position::Input => input.push(m.form.build(&p, dims, &ctx(0, None))),
+                Position::Embeddings => {
+                    embedding_output.push(m.form.build(&p, dims, &ctx(0, None)))
+                }
                 // One prefix generator per attention kind (an encoder has one: self-attention).
                 Position::Head => {
                     let index = m.form.build_shared(&p, layers, dims, shared, device);
@@ -73,7 +98,7 @@ pub enum Role {
 /// The role of the parameter at `path` (module field names joined by '.').
 pub fn role(path: &[String]) -> Role {
     let has = |name: &str| path.iter().any(|p| p == name);
-    if has("sites") || has("input") || has("shared") {
+    if has("sites") || has("input") || has("embedding_output") || has("shared") {
         Role::Method
     } else if has("head") || has("classifier") {
         Role::Head

@@ -40,7 +40,7 @@ impl<B: Backend> LayerSites<B> {
     /// The site at `position`; `None` for `Position::Input`, which is not a per-layer position.
     pub fn get(&self, position: Position) -> Option<&Site<B>> {
         Some(match position {
-            Position::Input => return None,
+            Position::Input | Position::Embeddings => return None,
             Position::Q => &self.q,
             Position::K => &self.k,
             Position::V => &self.v,
@@ -57,7 +57,7 @@ impl<B: Backend> LayerSites<B> {
     /// The site at `position`; `None` for `Position::Input`, which is not a per-layer position.
     pub fn get_mut(&mut self, position: Position) -> Option<&mut Site<B>> {
         Some(match position {
-            Position::Input => return None,
+            Position::Input | Position::Embeddings => return None,
             Position::Q => &mut self.q,
             Position::K => &mut self.k,
             Position::V => &mut self.v,

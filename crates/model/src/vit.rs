@@ -29,6 +29,9 @@ pub struct Vit<B: Backend> {
     /// `Position::Input`: prompts are inserted between the CLS token and the patches, after
     /// position embeddings (VPT).
     pub input: Site<B>,
+    /// `Position::Embeddings`: modifications of the embedding output; prompts go after the CLS
+    /// token, which the classifier reads.
+    pub embedding_output: Site<B>,
     /// Parameters several sites use (prefix generators, PHM rules).
     pub shared: Shared<B>,
     pub classifier: Option<Linear<B>>,
@@ -40,6 +43,8 @@ pub struct Vit<B: Backend> {
 /// What ViT computes for a batch of images.
 #[derive(Debug, Clone)]
 pub struct VitOutput<B: Backend> {
+    /// The first layer's input, then every layer's output (before the final LayerNorm).
+    pub hidden_states: Vec<Tensor<B, 3>>,
     /// Output of the last layer, before the final LayerNorm, `[batch, 1 + patches, d]`.
     pub encoder_output: Tensor<B, 3>,
     /// After the final LayerNorm (what `ViTModel` returns as `last_hidden_state`).
@@ -125,6 +130,7 @@ impl<B: Backend> Vit<B> {
             layers,
             norm: load_layer_norm(ckpt, "layernorm", d, c.layer_norm_eps, device)?,
             input: Site::default(),
+            embedding_output: Site::default(),
             shared: Shared::default(),
             classifier,
             patch_size: p,
@@ -150,11 +156,21 @@ impl<B: Backend> Vit<B> {
         let tokens = tokens + position.slice([0..1, 1..1 + gh * gw]);
         let (tokens, _) = self.input.prepend(tokens);
         let mut hidden = self.dropout.forward(Tensor::cat(vec![cls, tokens], 1));
+        if !self.embedding_output.is_empty() {
+            let seq = hidden.dims()[1];
+            let cls = hidden.clone().slice([0..batch, 0..1]);
+            let (rest, _) = self
+                .embedding_output
+                .prepend(hidden.slice([0..batch, 1..seq]));
+            hidden = Tensor::cat(vec![cls, rest], 1);
+        }
 
         let seq = hidden.dims()[1];
         let no_mask = Tensor::zeros([batch, 1, 1, seq], &hidden.device());
+        let mut hidden_states = vec![hidden.clone()];
         for layer in &self.layers {
             hidden = layer.forward(hidden, no_mask.clone(), &self.shared);
+            hidden_states.push(hidden.clone());
         }
         let normed = self.norm.forward(hidden.clone());
         let logits = self
@@ -163,6 +179,7 @@ impl<B: Backend> Vit<B> {
             .map(|c| c.forward(normed.clone().slice([0..batch, 0..1]).reshape([batch, d])));
         VitOutput {
             encoder_output: hidden,
+            hidden_states,
             normed,
             logits,
         }

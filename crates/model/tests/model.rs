@@ -308,6 +308,215 @@ fn peft_adapters_match_peft() {
     }
 }
 
+const ADAPTERHUB: [&str; 12] = [
+    "ad_houlsby",
+    "ad_pfeiffer",
+    "ad_parallel",
+    "ad_scaled_parallel",
+    "ad_prefix",
+    "ad_prefix_flat",
+    "ad_lora",
+    "ad_ia3",
+    "ad_mam",
+    "ad_unipelt",
+    "ad_compacter",
+    "ad_prompt",
+];
+
+/// Loads an AdapterHub fixture's adapter (from `weights`, one of its two files) onto `base/`.
+fn with_adapterhub(
+    name: &str,
+    weights: &str,
+    device: &Device<B>,
+) -> (peftgrid_model::Loaded<B>, peftgrid_zoo::MethodSpec) {
+    let root = fixtures().join("adapters");
+    let mut loaded = load::<B>(root.join("base"), device).unwrap();
+    // Only the weight file under test sits beside the config.
+    let tmp = tempfile::tempdir().unwrap();
+    let src = root.join(name).join("adapter");
+    std::fs::copy(
+        src.join("adapter_config.json"),
+        tmp.path().join("adapter_config.json"),
+    )
+    .unwrap();
+    std::fs::copy(src.join(weights), tmp.path().join(weights)).unwrap();
+    let spec =
+        peftgrid_model::adapterhub::load_any(&mut loaded.model, &loaded.config, tmp.path(), device)
+            .unwrap_or_else(|e| panic!("{name}/{weights}: {e}"));
+    (loaded, spec)
+}
+
+#[test]
+fn adapterhub_adapters_match_adapters() {
+    let device = Default::default();
+    for name in ADAPTERHUB {
+        let dir = fixtures().join("adapters").join(name);
+        let g = golden(&dir);
+        let expected = golden_json(&dir)["trainable_params"].as_u64().unwrap() as usize;
+        for weights in ["adapter.safetensors", "pytorch_adapter.bin"] {
+            let (loaded, spec) = with_adapterhub(name, weights, &device);
+            let out = loaded.model.forward(inputs(&g, &device)).unwrap().named();
+            for t in ["last_hidden_state", "hidden_states"] {
+                assert_eq!(out[t].shape, g[t].shape, "{name}/{weights}: {t}");
+                let diff = max_abs_diff(&out[t].as_f32(), &g[t].as_f32());
+                eprintln!("{name}/{weights}: {t} max abs diff {diff:e}");
+                assert!(diff < TOL, "{name}/{weights}: {t} {diff}");
+            }
+            let (from_modules, _) = peftgrid_model::method::trainable(&loaded.model, &spec);
+            let from_config = peftgrid_zoo::count(&spec, &loaded.config.shape()).unwrap();
+            assert_eq!(from_modules, expected, "{name}: counted from the modules");
+            assert_eq!(
+                from_config.trainable, expected,
+                "{name}: counted from config.json"
+            );
+        }
+    }
+}
+
+#[test]
+fn adapterhub_save_then_load_is_bit_identical() {
+    let device = Default::default();
+    for name in ADAPTERHUB {
+        let (loaded, spec) = with_adapterhub(name, "adapter.safetensors", &device);
+        let g = golden(&fixtures().join("adapters").join(name));
+        let before = loaded.model.forward(inputs(&g, &device)).unwrap().named();
+        let tmp = tempfile::tempdir().unwrap();
+        let adapter_name = name.trim_start_matches("ad_");
+        peftgrid_model::adapterhub::save_adapter(
+            &loaded.model,
+            &loaded.config,
+            &spec,
+            adapter_name,
+            tmp.path(),
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+
+        // The config we write is the one AdapterHub wrote, key for key.
+        let ours: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(tmp.path().join("adapter_config.json")).unwrap(),
+        )
+        .unwrap();
+        let theirs: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(
+                fixtures()
+                    .join("adapters")
+                    .join(name)
+                    .join("adapter/adapter_config.json"),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let (mut ours_config, mut theirs_config) =
+            (ours["config"].clone(), theirs["config"].clone());
+        if name == "ad_unipelt" {
+            // A gated LoRA ignores α (the gate replaces α/r), so peftgrid does not keep it.
+            ours_config["configs"][2]["alpha"] = serde_json::Value::Null;
+            theirs_config["configs"][2]["alpha"] = serde_json::Value::Null;
+        }
+        assert_eq!(ours_config, theirs_config, "{name}: config");
+        for field in ["name", "model_type", "model_class", "hidden_size"] {
+            assert_eq!(ours[field], theirs[field], "{name}: {field}");
+        }
+
+        let mut again = load::<B>(fixtures().join("adapters/base"), &device).unwrap();
+        peftgrid_model::adapterhub::load_any(&mut again.model, &again.config, tmp.path(), &device)
+            .unwrap_or_else(|e| panic!("{name} reloaded: {e}"));
+        let after = again.model.forward(inputs(&g, &device)).unwrap().named();
+        for t in ["last_hidden_state", "hidden_states"] {
+            assert_eq!(
+                after[t].as_f32(),
+                before[t].as_f32(),
+                "{name}: {t} after a round trip"
+            );
+        }
+    }
+}
+
+#[test]
+fn bad_adapterhub_folders_are_named_errors() {
+    let device = Default::default();
+    let root = fixtures().join("adapters");
+    let src = root.join("ad_houlsby/adapter");
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(src.join("adapter_config.json")).unwrap())
+            .unwrap();
+    let weights = tensors::read(&src.join("adapter.safetensors")).unwrap();
+    let attempt = |config: &serde_json::Value, weights: &BTreeMap<String, NamedTensor>| -> String {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("adapter_config.json"), config.to_string()).unwrap();
+        tensors::write(&tmp.path().join("adapter.safetensors"), weights).unwrap();
+        let mut base = load::<B>(root.join("base"), &device).unwrap();
+        match peftgrid_model::adapterhub::load_any(
+            &mut base.model,
+            &base.config,
+            tmp.path(),
+            &device,
+        ) {
+            Ok(_) => panic!("accepted a broken adapter"),
+            Err(e) => e.to_string(),
+        }
+    };
+    let mut unknown = config.clone();
+    unknown["config"]["architecture"] = serde_json::json!("hyper_adapter");
+    let e = attempt(&unknown, &weights);
+    assert!(
+        e.contains("adapter_config.json")
+            && e.contains("config.architecture")
+            && e.contains("hyper_adapter"),
+        "{e}"
+    );
+
+    let mut layer_subset = config.clone();
+    layer_subset["config"]["leave_out"] = serde_json::json!([0]);
+    let e = attempt(&layer_subset, &weights);
+    assert!(e.contains("leave_out"), "{e}");
+
+    let key = "encoder.layer.1.output.adapters.houlsby.adapter_up.weight";
+    let mut missing = weights.clone();
+    missing.remove(key);
+    let e = attempt(&config, &missing);
+    assert!(e.contains("adapter.safetensors") && e.contains(key), "{e}");
+
+    let mut wrong_shape = weights.clone();
+    wrong_shape.insert(
+        key.to_string(),
+        NamedTensor::f32(vec![32, 5], vec![0.0; 160]),
+    );
+    let e = attempt(&config, &wrong_shape);
+    assert!(e.contains(key) && e.contains("[32, 5]"), "{e}");
+
+    let mut extra = weights.clone();
+    extra.insert(
+        "encoder.layer.0.output.adapters.other.adapter_up.bias".into(),
+        NamedTensor::f32(vec![32], vec![0.0; 32]),
+    );
+    let e = attempt(&config, &extra);
+    assert!(
+        e.contains("adapters.other") && e.contains("not part of the method"),
+        "{e}"
+    );
+
+    let mut wider = config.clone();
+    wider["hidden_size"] = serde_json::json!(64);
+    let e = attempt(&wider, &weights);
+    assert!(e.contains("hidden_size") && e.contains("64"), "{e}");
+
+    // A method AdapterHub cannot express is refused by name when saving.
+    let (loaded, _) = with_adapterhub("ad_lora", "adapter.safetensors", &device);
+    let krona = peftgrid_zoo::MethodSpec::from_arg("krona").unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let e = peftgrid_model::adapterhub::save_adapter(
+        &loaded.model,
+        &loaded.config,
+        &krona,
+        "k",
+        tmp.path(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("krona") && e.contains("kronecker"), "{e}");
+}
+
 // ---- the real checkpoint ----
 
 /// all-MiniLM-L6-v2, if `just fetch-minilm` has put it in models/.

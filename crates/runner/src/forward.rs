@@ -21,8 +21,9 @@ pub struct ForwardArgs {
     /// `pixel_values` (float32).
     #[arg(long)]
     pub inputs: PathBuf,
-    /// An adapter folder to load onto the model first: peft's adapter_config.json +
-    /// adapter_model.safetensors (LoRA, IA3, prompt tuning, prefix tuning).
+    /// An adapter folder to load onto the model first, in peft's format (adapter_config.json +
+    /// adapter_model.safetensors: LoRA, IA3, prompt, prefix) or AdapterHub's (adapter_config.json
+    /// + adapter.safetensors or pytorch_adapter.bin); the format is read from the config.
     #[arg(long)]
     pub adapter: Option<PathBuf>,
     /// Where to write the outputs (`last_hidden_state`, `logits`, `embeddings`, ...).
@@ -60,7 +61,7 @@ impl BackendJob for Forward {
             );
         }
         if let Some(dir) = &args.adapter {
-            let method = peftgrid_model::peft::load_adapter(
+            let method = peftgrid_model::adapterhub::load_any(
                 &mut loaded.model,
                 &loaded.config,
                 dir,

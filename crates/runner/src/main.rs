@@ -1,6 +1,7 @@
 //! The `peftgrid` command line.
 
 mod backend;
+mod convert;
 mod embed;
 mod forward;
 mod methods;
@@ -29,6 +30,8 @@ enum Command {
     Forward(forward::ForwardArgs),
     /// Mean-pooled, L2-normalised sentence embeddings and their pairwise cosine similarities.
     Embed(embed::EmbedArgs),
+    /// Convert an adapter between peft's and AdapterHub's formats.
+    Convert(convert::ConvertArgs),
     /// List the method presets and where each sits in the design space.
     Methods(methods::MethodsArgs),
     /// A method's exact trainable-parameter accounting on a backbone (from config.json alone).
@@ -56,6 +59,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let full = args.full;
             run_on(cli.backend, embed::Embed(args))?.print(&texts, full);
         }
+        Command::Convert(args) => run_on(cli.backend, convert::Convert(args))?,
         Command::Methods(args) => methods::methods(&args),
         Command::Params(args) => methods::params(&args)?,
     }

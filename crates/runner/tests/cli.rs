@@ -310,3 +310,68 @@ fn params_prints_he_et_al_budgets_and_matches_targets() {
     assert_eq!(specs.len(), peftgrid_zoo::presets::PRESETS.len());
     assert_eq!(specs[0], (peftgrid_zoo::presets::PRESETS[0].build)());
 }
+
+#[test]
+fn forward_with_an_adapterhub_adapter_reproduces_adapters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = fixtures().join("adapters");
+    for name in [
+        "ad_pfeiffer",
+        "ad_mam",
+        "ad_unipelt",
+        "ad_compacter",
+        "ad_prompt",
+    ] {
+        let dir = root.join(name);
+        let golden = dir.join("golden.safetensors");
+        let o = peftgrid(&[
+            "forward",
+            "--model",
+            root.join("base").to_str().unwrap(),
+            "--adapter",
+            dir.join("adapter").to_str().unwrap(),
+            "--inputs",
+            golden.to_str().unwrap(),
+            "--out",
+            tmp.path().join("o.safetensors").to_str().unwrap(),
+            "--compare",
+            golden.to_str().unwrap(),
+        ]);
+        let out = text(&o);
+        assert!(o.status.success(), "{name}: {out}");
+        assert!(
+            out.contains("hidden_states") && out.contains("last_hidden_state"),
+            "{name}: {out}"
+        );
+    }
+
+    // AdapterHub's LoRA → peft's format → the same outputs as peft's own fixture adapter.
+    let converted = tmp.path().join("lora_peft");
+    let o = peftgrid(&[
+        "convert",
+        "--model",
+        root.join("base").to_str().unwrap(),
+        "--adapter",
+        root.join("ad_lora/adapter").to_str().unwrap(),
+        "--to",
+        "peft",
+        "--out",
+        converted.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let golden = root.join("ad_lora/golden.safetensors");
+    let o = peftgrid(&[
+        "forward",
+        "--model",
+        root.join("base").to_str().unwrap(),
+        "--adapter",
+        converted.to_str().unwrap(),
+        "--inputs",
+        golden.to_str().unwrap(),
+        "--out",
+        tmp.path().join("o.safetensors").to_str().unwrap(),
+        "--compare",
+        golden.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+}

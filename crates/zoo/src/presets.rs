@@ -175,7 +175,7 @@ fn adapter(
 ) -> ModificationSpec {
     let (act, init) = match insertion {
         // Houlsby-style adapters start near the identity; He et al. init PA like LoRA.
-        Insertion::Sequential => (Activation::Relu, Init::Bert),
+        Insertion::Sequential | Insertion::PostNorm => (Activation::Relu, Init::Bert),
         Insertion::Parallel => (Activation::Relu, Init::Lora),
     };
     ModificationSpec::new(bottleneck(act, init), at)

@@ -83,7 +83,7 @@ impl BackboneShape {
     pub fn sites(&self, position: Position) -> SiteGroup {
         let (d, a, f, h) = (self.hidden, self.attention_dim, self.ffn, self.heads);
         let (count, d_in, d_out) = match position {
-            Position::Input => (1, d, d),
+            Position::Input | Position::Embeddings => (1, d, d),
             Position::Q | Position::K | Position::V => (self.attentions(), d, a),
             Position::O => (self.attentions(), a, d),
             // Δ of a head reads the attention input (width d, for a gate); prefixes are a wide.

@@ -4,7 +4,7 @@
 //! its input untouched, so a plain model pays one branch per site and nothing else.
 
 use burn::module::Module;
-use burn::nn::Linear;
+use burn::nn::{LayerNorm, Linear};
 use burn::prelude::*;
 
 use crate::forms::Modification;
@@ -45,6 +45,33 @@ impl<B: Backend> Site<B> {
         self.mods
             .iter()
             .fold(h, |h, m| m.modify(x.clone(), h, shared))
+    }
+
+    /// A sublayer-output site (`attention`, `ffn`) of a post-LN layer whose LayerNorm is `norm`:
+    /// like [`Site::modify`], but a `post_norm` modification reads LN(x + h) of the unmodified h.
+    pub fn modify_sublayer(
+        &self,
+        x: Tensor<B, 3>,
+        h: Tensor<B, 3>,
+        norm: &LayerNorm<B>,
+        shared: &Shared<B>,
+    ) -> Tensor<B, 3> {
+        let mut normed: Option<Tensor<B, 3>> = None;
+        self.mods.iter().fold(h.clone(), |acc, m| {
+            if m.reads_post_norm() {
+                let z = normed
+                    .get_or_insert_with(|| norm.forward(x.clone() + h.clone()))
+                    .clone();
+                m.modify(z, acc, shared)
+            } else {
+                m.modify(x.clone(), acc, shared)
+            }
+        })
+    }
+
+    /// Whether a modification here reads LN(x + h) (only post-LN sublayers can offer it).
+    pub fn needs_post_norm(&self) -> bool {
+        self.mods.iter().any(Modification::reads_post_norm)
     }
 
     /// A projection with the modifications placed beside it: input rescalings, then `linear`,

@@ -12,8 +12,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Position {
-    /// Token embeddings (prompt tuning).
+    /// Token embeddings, before positions are added (prompt tuning as peft does it).
     Input,
+    /// The embedding layer's output: after positions, token types and its LayerNorm (prompt
+    /// tuning as AdapterHub does it: the virtual tokens get no position and no LayerNorm).
+    Embeddings,
     /// Query projection `W_q`.
     Q,
     /// Key projection `W_k`.
@@ -37,8 +40,9 @@ pub enum Position {
 }
 
 impl Position {
-    pub const ALL: [Position; 11] = [
+    pub const ALL: [Position; 12] = [
         Position::Input,
+        Position::Embeddings,
         Position::Q,
         Position::K,
         Position::V,
@@ -67,6 +71,7 @@ impl Position {
     pub fn name(self) -> &'static str {
         match self {
             Position::Input => "input",
+            Position::Embeddings => "embeddings",
             Position::Q => "q",
             Position::K => "k",
             Position::V => "v",
@@ -96,6 +101,27 @@ pub enum Insertion {
     /// Δh is computed from the input of the modified computation: h ← h + Δh(x).
     #[default]
     Parallel,
+    /// Δh is computed from the sublayer's normalised residual sum, h ← h + Δh(LN(x + h)), and the
+    /// sublayer's LayerNorm is then applied as usual, so it runs twice: LN(x + h + Δh(LN(x + h))).
+    /// AdapterHub's `original_ln_before` placement (its Pfeiffer and UniPELT adapters). Only at
+    /// `attention`/`ffn` of post-LN backbones.
+    PostNorm,
+}
+
+impl Insertion {
+    /// Whether Δh reads the state it modifies, h. Otherwise it reads what the site hands it
+    /// beside h: the wrapped computation's input x, or LN(x + h) for `PostNorm`.
+    pub fn reads_h(self) -> bool {
+        self == Insertion::Sequential
+    }
+
+    /// The width Δh reads at a site whose computation maps `d_in` to `d_out`.
+    pub fn read_width(self, d_in: usize, d_out: usize) -> usize {
+        match self {
+            Insertion::Sequential | Insertion::PostNorm => d_out,
+            Insertion::Parallel => d_in,
+        }
+    }
 }
 
 /// How Δh is combined with the hidden state.

@@ -114,6 +114,14 @@ impl ModificationSpec {
             }
         }
         for &position in &self.at {
+            if self.insertion == Insertion::PostNorm
+                && !matches!(position, Position::Attention | Position::Ffn)
+            {
+                return Err(crate::error::invalid(
+                    name,
+                    format!("post_norm insertion reads LN(x + h) of a sublayer: only at `attention` or `ffn`, not `{position}`"),
+                ));
+            }
             self.form.check(&self.placement(position))?;
         }
         Ok(())
@@ -247,6 +255,7 @@ impl std::fmt::Display for ModificationSpec {
         let insertion = match self.insertion {
             Insertion::Sequential => "sequential",
             Insertion::Parallel => "parallel",
+            Insertion::PostNorm => "post_norm",
         };
         write!(f, ", {insertion}")?;
         let composition = serde_json::to_value(self.composition).unwrap_or_default();

@@ -59,10 +59,7 @@ pub fn kept(n: usize, sparsity: f64) -> usize {
 impl BottleneckSpec {
     /// Width of what the bottleneck reads.
     fn reads(p: &Placement, dims: SiteDims) -> usize {
-        match p.insertion {
-            Insertion::Sequential => dims.d_out,
-            Insertion::Parallel => dims.d_in,
-        }
+        p.insertion.read_width(dims.d_in, dims.d_out)
     }
 }
 
@@ -72,8 +69,8 @@ impl FormSpec for BottleneckSpec {
     type Module<B: Backend> = Bottleneck<B>;
 
     fn check(&self, p: &Placement) -> Result<()> {
-        if p.position == Position::Input {
-            return Err(invalid(Self::NAME, "cannot sit at `input` (use prompt)"));
+        if matches!(p.position, Position::Input | Position::Embeddings) {
+            return Err(invalid(Self::NAME, format!("cannot sit at `{}` (use prompt)", p.position)));
         }
         if p.budget == 0 {
             return Err(does_not_fit(Self::NAME, 0, "a bottleneck needs r ≥ 1"));
@@ -286,11 +283,12 @@ pub struct Bottleneck<B: Backend> {
 }
 
 impl<B: Backend> FormModule<B> for Bottleneck<B> {
+    fn reads_post_norm(&self) -> bool {
+        self.insertion == Insertion::PostNorm
+    }
+
     fn modify(&self, x: Tensor<B, 3>, h: Tensor<B, 3>, shared: &Shared<B>) -> Tensor<B, 3> {
-        let z = match self.insertion {
-            Insertion::Sequential => h.clone(),
-            Insertion::Parallel => x,
-        };
+        let z = if self.insertion.reads_h() { h.clone() } else { x };
         let delta = self.up.forward(activate(self.act, self.down.forward(z.clone(), shared)), shared);
         h + self.compose.apply(&z, delta)
     }

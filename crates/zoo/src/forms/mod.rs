@@ -103,6 +103,10 @@ pub trait FormModule<B: Backend> {
     fn modify(&self, _x: Tensor<B, 3>, h: Tensor<B, 3>, _shared: &Shared<B>) -> Tensor<B, 3> {
         h
     }
+    /// Whether Δh reads LN(x + h) (`Insertion::PostNorm`): the site then hands it that as `x`.
+    fn reads_post_norm(&self) -> bool {
+        false
+    }
     /// A factor on a projection's input (IA3 on the FFN inner activation).
     fn input_scale(&self) -> Option<Tensor<B, 1>> {
         None
@@ -195,6 +199,9 @@ macro_rules! forms {
             }
             pub fn modify(&self, x: Tensor<B, 3>, h: Tensor<B, 3>, shared: &Shared<B>) -> Tensor<B, 3> {
                 match self { $(Modification::$variant(m) => m.modify(x, h, shared),)* }
+            }
+            pub fn reads_post_norm(&self) -> bool {
+                match self { $(Modification::$variant(m) => m.reads_post_norm(),)* }
             }
             pub fn input_scale(&self) -> Option<Tensor<B, 1>> {
                 match self { $(Modification::$variant(m) => m.input_scale(),)* }

@@ -25,8 +25,8 @@ impl FormSpec for PromptSpec {
     type Module<B: Backend> = Prompt<B>;
 
     fn check(&self, p: &Placement) -> Result<()> {
-        if p.position != Position::Input || p.composition != Composition::Add {
-            return Err(invalid(Self::NAME, "prepends tokens at `input` (composition add)"));
+        if !matches!(p.position, Position::Input | Position::Embeddings) || p.composition != Composition::Add {
+            return Err(invalid(Self::NAME, "prepends tokens at `input` or `embeddings` (composition add)"));
         }
         if p.budget == 0 {
             return Err(does_not_fit(Self::NAME, 0, "prompt length must be ≥ 1"));

@@ -27,10 +27,7 @@ pub struct TokenBias<B: Backend> {
 }
 
 fn reads(p: &Placement, dims: SiteDims) -> usize {
-    match p.insertion {
-        Insertion::Sequential => dims.d_out,
-        Insertion::Parallel => dims.d_in,
-    }
+    p.insertion.read_width(dims.d_in, dims.d_out)
 }
 
 impl FormSpec for TokenBiasSpec {
@@ -39,7 +36,7 @@ impl FormSpec for TokenBiasSpec {
     type Module<B: Backend> = TokenBias<B>;
 
     fn check(&self, p: &Placement) -> Result<()> {
-        if matches!(p.position, Position::Input | Position::Head) {
+        if matches!(p.position, Position::Input | Position::Embeddings | Position::Head) {
             return Err(invalid(Self::NAME, format!("adds to a hidden state, not at `{}`", p.position)));
         }
         Ok(())
@@ -62,11 +59,12 @@ impl FormSpec for TokenBiasSpec {
 }
 
 impl<B: Backend> FormModule<B> for TokenBias<B> {
+    fn reads_post_norm(&self) -> bool {
+        self.insertion == Insertion::PostNorm
+    }
+
     fn modify(&self, x: Tensor<B, 3>, h: Tensor<B, 3>, _shared: &Shared<B>) -> Tensor<B, 3> {
-        let z = match self.insertion {
-            Insertion::Sequential => h.clone(),
-            Insertion::Parallel => x,
-        };
+        let z = if self.insertion.reads_h() { h.clone() } else { x };
         let delta = self.alpha.forward(z.clone()) * self.v.val().unsqueeze();
         h + self.compose.apply(&z, delta)
     }

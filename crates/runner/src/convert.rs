@@ -1,0 +1,76 @@
+//! `peftgrid convert`: read an adapter (peft or AdapterHub) onto its base model and write it in
+//! either format, so a method trained in one ecosystem can be used in the other.
+
+use std::path::PathBuf;
+
+use burn::tensor::backend::Backend;
+use burn::tensor::Device;
+
+use crate::backend::BackendJob;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AdapterFormat {
+    /// peft's adapter_config.json + adapter_model.safetensors (LoRA, IA3, prompt, prefix).
+    Peft,
+    /// AdapterHub's adapter_config.json + adapter.safetensors.
+    Adapterhub,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ConvertArgs {
+    /// The base model folder (config.json + model.safetensors).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The adapter folder to read (its format is detected from adapter_config.json).
+    #[arg(long)]
+    pub adapter: PathBuf,
+    /// The format to write.
+    #[arg(long, value_enum)]
+    pub to: AdapterFormat,
+    /// The adapter's name inside AdapterHub keys (default: the input folder's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Where to write the converted adapter.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+pub struct Convert(pub ConvertArgs);
+
+impl BackendJob for Convert {
+    type Output = ();
+
+    fn run<B: Backend>(self, device: Device<B>) -> anyhow::Result<()> {
+        let args = self.0;
+        let mut loaded = peftgrid_model::load::<B>(&args.model, &device)?;
+        let method = peftgrid_model::adapterhub::load_any(
+            &mut loaded.model,
+            &loaded.config,
+            &args.adapter,
+            &device,
+        )?;
+        match args.to {
+            AdapterFormat::Peft => peftgrid_model::peft::save_adapter(
+                &loaded.model,
+                &loaded.config,
+                &method,
+                &args.out,
+            )?,
+            AdapterFormat::Adapterhub => {
+                let name = args.name.clone().unwrap_or_else(|| method.name.clone());
+                peftgrid_model::adapterhub::save_adapter(
+                    &loaded.model,
+                    &loaded.config,
+                    &method,
+                    &name,
+                    &args.out,
+                )?
+            }
+        }
+        println!("{} → {}", method.name, args.out.display());
+        for m in &method.modifications {
+            println!("  + {m}");
+        }
+        Ok(())
+    }
+}
