@@ -2,9 +2,11 @@
 
 mod backend;
 mod convert;
+mod data;
 mod embed;
 mod forward;
 mod methods;
+mod score;
 
 use clap::{Parser, Subcommand};
 
@@ -32,6 +34,12 @@ enum Command {
     Embed(embed::EmbedArgs),
     /// Convert an adapter between peft's and AdapterHub's formats.
     Convert(convert::ConvertArgs),
+    /// Inspect data folders.
+    #[command(subcommand)]
+    Data(data::DataCommand),
+    /// Score one-item-per-line outputs against references (BLEU, ROUGE, GLUE metrics), as
+    /// sacreBLEU's and rouge-score's command lines do.
+    Score(score::ScoreArgs),
     /// List the method presets and where each sits in the design space.
     Methods(methods::MethodsArgs),
     /// A method's exact trainable-parameter accounting on a backbone (from config.json alone).
@@ -60,6 +68,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             run_on(cli.backend, embed::Embed(args))?.print(&texts, full);
         }
         Command::Convert(args) => run_on(cli.backend, convert::Convert(args))?,
+        Command::Score(args) => score::score(&args)?,
+        Command::Data(command) => data::run(&command)?,
         Command::Methods(args) => methods::methods(&args),
         Command::Params(args) => methods::params(&args)?,
     }

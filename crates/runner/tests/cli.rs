@@ -375,3 +375,154 @@ fn forward_with_an_adapterhub_adapter_reproduces_adapters() {
     ]);
     assert!(o.status.success(), "{}", text(&o));
 }
+
+#[test]
+fn score_reads_line_files_like_sacrebleu_and_rouge_score() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../metrics/tests/data/corpus.jsonl");
+    let (mut hyps, mut refs) = (Vec::new(), Vec::new());
+    for line in std::fs::read_to_string(corpus).unwrap().lines() {
+        let pair: serde_json::Value = serde_json::from_str(line).unwrap();
+        let (h, r) = (pair["hyp"].as_str().unwrap(), pair["ref"].as_str().unwrap());
+        // One item per line: pairs with line breaks inside cannot be written that way.
+        if !(h.contains(['\n', '\r']) || r.contains(['\n', '\r'])) {
+            hyps.push(h.to_string());
+            refs.push(r.to_string());
+        }
+    }
+    let (hyp, reference) = (tmp.path().join("hyp.txt"), tmp.path().join("ref.txt"));
+    std::fs::write(&hyp, hyps.join("\n") + "\n").unwrap();
+    std::fs::write(&reference, refs.join("\n") + "\n").unwrap();
+    for metric in [
+        "bleu",
+        "bleu-ro-moses",
+        "rouge1",
+        "rouge2",
+        "rougeL",
+        "rougeLsum",
+    ] {
+        let o = peftgrid(&[
+            "score",
+            "--metric",
+            metric,
+            "--hyp",
+            hyp.to_str().unwrap(),
+            "--ref",
+            reference.to_str().unwrap(),
+            "--json",
+        ]);
+        assert!(o.status.success(), "{metric}: {}", text(&o));
+        let ours: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let library = peftgrid_metrics::score_lines(metric.parse().unwrap(), &hyps, &refs).unwrap();
+        assert_eq!(ours["value"].as_f64().unwrap(), library.value, "{metric}");
+    }
+    let o = peftgrid(&[
+        "score",
+        "--metric",
+        "bleu",
+        "--hyp",
+        hyp.to_str().unwrap(),
+        "--ref",
+        reference.to_str().unwrap(),
+    ]);
+    let printed = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        printed.starts_with("BLEU = ")
+            && printed.contains("nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:"),
+        "{printed}"
+    );
+
+    // Bad input: an unknown metric, files of different lengths.
+    let o = peftgrid(&[
+        "score",
+        "--metric",
+        "meteor",
+        "--hyp",
+        hyp.to_str().unwrap(),
+        "--ref",
+        reference.to_str().unwrap(),
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("meteor"),
+        "{}",
+        text(&o)
+    );
+    let short = tmp.path().join("short.txt");
+    std::fs::write(&short, "one line\n").unwrap();
+    let o = peftgrid(&[
+        "score",
+        "--metric",
+        "bleu",
+        "--hyp",
+        short.to_str().unwrap(),
+        "--ref",
+        reference.to_str().unwrap(),
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("short.txt") && text(&o).contains("lines"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn data_check_reports_found_and_missing_splits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sst2 = tmp.path().join("SST-2");
+    std::fs::create_dir_all(&sst2).unwrap();
+    std::fs::write(
+        sst2.join("train.tsv"),
+        "sentence\tlabel\na fine film \t1\na dull one \t0\nworth it \t1\n",
+    )
+    .unwrap();
+    std::fs::write(sst2.join("dev.tsv"), "sentence\tlabel\nnot bad \t1\n").unwrap();
+    let o = peftgrid(&[
+        "data",
+        "check",
+        "sst2",
+        "--dir",
+        tmp.path().to_str().unwrap(),
+    ]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("train") && out.contains('3') && out.contains("test"),
+        "{out}"
+    );
+    assert!(
+        out.contains("gluebenchmark.com") || out.contains("nyu-mll/glue"),
+        "{out}"
+    );
+    let o = peftgrid(&[
+        "data",
+        "check",
+        "sst2",
+        "--dir",
+        tmp.path().to_str().unwrap(),
+        "--strict",
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("incomplete"),
+        "{}",
+        text(&o)
+    );
+
+    // A label out of range names the file and the row.
+    std::fs::write(sst2.join("dev.tsv"), "sentence\tlabel\nnot bad \t7\n").unwrap();
+    let o = peftgrid(&[
+        "data",
+        "check",
+        "sst2",
+        "--dir",
+        tmp.path().to_str().unwrap(),
+    ]);
+    let out = text(&o);
+    assert!(out.contains("dev.tsv") && out.contains('7'), "{out}");
+
+    let o = peftgrid(&["data", "check", "imagenet"]);
+    assert!(
+        !o.status.success() && text(&o).contains("imagenet"),
+        "{}",
+        text(&o)
+    );
+}
