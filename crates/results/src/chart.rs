@@ -1,0 +1,265 @@
+//! The `score_vs_params` chart: for each task, the main metric against the % of trainable
+//! parameters (log x), one colour per method family (the `forms` of a row, or the method name
+//! for methods without modifications), a point per (method, budgets) at the median over seeds
+//! with a min–max error bar, and a line through the budgets of each method.
+//!
+//! No system font is read: text is laid out (and, in the PNG, drawn) with the DejaVu Sans subset
+//! in `assets/` (Latin-1, Greek, a few symbols; Bitstream Vera licence, `assets/LICENSE-DejaVu`)
+//! through plotters' `ab_glyph` feature. The SVG writes text as `<text>` elements, which the
+//! viewer renders; each data point is one `<circle>`.
+
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::error::{Result, ResultsError};
+
+/// The embedded font (a subset of DejaVu Sans).
+pub const FONT: &[u8] = include_bytes!("../assets/DejaVuSans-subset.ttf");
+
+const PANEL_W: u32 = 560;
+const PANEL_H: u32 = 400;
+const MAX_COLUMNS: usize = 3;
+
+/// Tableau 10: distinct on white, unlike plotters' palette (whose yellow is hard to see).
+const PALETTE: [(u8, u8, u8); 10] = [
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+    (188, 189, 34),
+    (23, 190, 207),
+];
+
+/// One point: a (method, budgets) cell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartPoint {
+    /// The method (points of one method are joined by a line).
+    pub method: String,
+    /// % trainable parameters (> 0).
+    pub x: f64,
+    /// Median over seeds.
+    pub y: f64,
+    /// Minimum and maximum over seeds.
+    pub lo: f64,
+    pub hi: f64,
+}
+
+/// The points of one method family.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartSeries {
+    pub label: String,
+    pub points: Vec<ChartPoint>,
+}
+
+/// One task's plot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartPanel {
+    pub title: String,
+    /// The y axis: the task's main metric.
+    pub metric: String,
+    pub series: Vec<ChartSeries>,
+    /// Cells at 0 % trainable parameters, which a log axis cannot show.
+    pub skipped_zero: usize,
+}
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        for style in [FontStyle::Normal, FontStyle::Bold] {
+            if plotters::style::register_font("sans-serif", style, FONT).is_err() {
+                panic!("the embedded DejaVu Sans subset is a valid font (checked by the tests)");
+            }
+        }
+    });
+}
+
+fn size(panels: &[ChartPanel]) -> (u32, u32, usize, usize) {
+    let n = panels.len().max(1);
+    let cols = n.min(MAX_COLUMNS);
+    let rows = n.div_ceil(cols);
+    (PANEL_W * cols as u32, PANEL_H * rows as u32, rows, cols)
+}
+
+/// Writes the chart as SVG.
+pub fn render_svg(panels: &[ChartPanel], path: &Path) -> Result<()> {
+    register_font();
+    let (w, h, rows, cols) = size(panels);
+    let err = |message: String| ResultsError::Chart {
+        path: path.to_path_buf(),
+        message,
+    };
+    {
+        let root = SVGBackend::new(path, (w, h)).into_drawing_area();
+        draw(&root, panels, rows, cols).map_err(err)?;
+        root.present().map_err(|e| err(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Writes the chart as PNG (drawn into memory, encoded with `image`).
+pub fn render_png(panels: &[ChartPanel], path: &Path) -> Result<()> {
+    register_font();
+    let (w, h, rows, cols) = size(panels);
+    let err = |message: String| ResultsError::Chart {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut buf = vec![0u8; (w * h * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        draw(&root, panels, rows, cols).map_err(err)?;
+        root.present().map_err(|e| err(e.to_string()))?;
+    }
+    let img = image::RgbImage::from_raw(w, h, buf)
+        .ok_or_else(|| err("the pixel buffer has the wrong size".into()))?;
+    img.save_with_format(path, image::ImageFormat::Png)
+        .map_err(|e| err(e.to_string()))
+}
+
+/// A tick label: up to 3 significant digits, trailing zeros dropped.
+fn tick(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let digits = (2 - v.abs().log10().floor() as i64).max(0) as usize;
+    let s = format!("{v:.digits$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    panels: &[ChartPanel],
+    rows: usize,
+    cols: usize,
+) -> std::result::Result<(), String> {
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    root.fill(&WHITE).map_err(e)?;
+    if panels.is_empty() {
+        root.draw(&Text::new(
+            "no ok runs to plot",
+            (20, 20),
+            ("sans-serif", 18).into_font(),
+        ))
+        .map_err(e)?;
+        return Ok(());
+    }
+    let areas = root.split_evenly((rows, cols));
+    for (area, panel) in areas.iter().zip(panels) {
+        draw_panel(area, panel).map_err(e)?;
+    }
+    Ok(())
+}
+
+fn draw_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    panel: &ChartPanel,
+) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let points: Vec<&ChartPoint> = panel.series.iter().flat_map(|s| &s.points).collect();
+    let (mut x0, mut x1) = (f64::INFINITY, f64::NEG_INFINITY);
+    let (mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY);
+    for p in &points {
+        x0 = x0.min(p.x);
+        x1 = x1.max(p.x);
+        y0 = y0.min(p.lo.min(p.y));
+        y1 = y1.max(p.hi.max(p.y));
+    }
+    if points.is_empty() {
+        (x0, x1, y0, y1) = (0.01, 100.0, 0.0, 100.0);
+    }
+    let (x0, x1) = (x0 / 2.0, x1 * 2.0);
+    let pad = if y1 > y0 { (y1 - y0) * 0.1 } else { 1.0 };
+    let (y0, y1) = (y0 - pad, y1 + pad);
+    let mut title = panel.title.clone();
+    if panel.skipped_zero > 0 {
+        title.push_str(&format!(" ({} at 0% not shown)", panel.skipped_zero));
+    }
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 16))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(52)
+        .build_cartesian_2d((x0..x1).log_scale(), y0..y1)?;
+    chart
+        .configure_mesh()
+        .x_desc("% trainable parameters (log scale)")
+        .y_desc(panel.metric.as_str())
+        .x_label_formatter(&|v| tick(*v))
+        .y_label_formatter(&|v| tick(*v))
+        .label_style(("sans-serif", 12))
+        .axis_desc_style(("sans-serif", 13))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()?;
+    for (i, series) in panel.series.iter().enumerate() {
+        let (r, g, b) = PALETTE[i % PALETTE.len()];
+        let color = RGBColor(r, g, b);
+        let mut methods: Vec<&str> = Vec::new();
+        for p in &series.points {
+            if !methods.contains(&p.method.as_str()) {
+                methods.push(&p.method);
+            }
+        }
+        for m in methods {
+            let mut line: Vec<(f64, f64)> = series
+                .points
+                .iter()
+                .filter(|p| p.method == m)
+                .map(|p| (p.x, p.y))
+                .collect();
+            if line.len() > 1 {
+                line.sort_by(|a, b| a.0.total_cmp(&b.0));
+                chart.draw_series(LineSeries::new(line, color.stroke_width(1)))?;
+            }
+        }
+        // An error bar draws its own marker: one circle at the median per point.
+        chart
+            .draw_series(series.points.iter().map(|p| {
+                ErrorBar::new_vertical(p.x, p.lo, p.y, p.hi, color.filled().stroke_width(2), 9)
+            }))?
+            .label(series.label.as_str())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
+    }
+    if !panel.series.is_empty() {
+        chart
+            .configure_series_labels()
+            .label_font(("sans-serif", 12))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.5))
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks() {
+        assert_eq!(tick(0.1), "0.1");
+        assert_eq!(tick(0.30000000000000004), "0.3");
+        assert_eq!(tick(10.0), "10");
+        assert_eq!(tick(94.26), "94.3");
+        assert_eq!(tick(0.0125), "0.0125");
+    }
+
+    #[test]
+    fn font_is_valid() {
+        assert!(ab_glyph_font_ok());
+    }
+
+    fn ab_glyph_font_ok() -> bool {
+        plotters::style::register_font("peftgrid-test", FontStyle::Normal, FONT).is_ok()
+    }
+}

@@ -1,0 +1,25 @@
+//! Results of peftgrid sweeps, without Burn: the [`ResultRow`] a runner writes per (run,
+//! evaluated split), the Parquet [`ResultStore`] (`results/<sweep>.parquet`, atomic whole-table
+//! writes), [`merge`] of `--shard i/N` outputs, paper-style [`report()`]s (`table.md`,
+//! `table.tex`, `comparison.md` beside [`published`] numbers, `score_vs_params.svg`/`.png`) and
+//! [`check_regressions`] between two results files.
+
+pub mod chart;
+mod error;
+pub mod published;
+pub mod regress;
+pub mod report;
+pub mod row;
+pub mod store;
+
+pub use error::{Result, ResultsError};
+pub use published::{Published, PublishedEntry};
+pub use regress::{
+    check_regressions, compare_files, compare_rows, Comparison, Regression, RegressionKind,
+};
+pub use report::{
+    fmt_percent, lower_is_better, report, report_rows, report_with, ReportOptions, ReportSummary,
+    SAMPLE_BANNER,
+};
+pub use row::{ResultRow, Status};
+pub use store::{merge, read_rows, write_rows, ResultStore, METRIC_PREFIX};

@@ -1,0 +1,706 @@
+//! The results crate end to end on tiny synthetic rows: Parquet round trip, atomic writes,
+//! corrupt files, merging shards, report tables (exact cells), published numbers, the chart
+//! and regression checks.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use peftgrid_results::{
+    check_regressions, compare_files, merge, report, report_with, Published, RegressionKind,
+    ReportOptions, ResultRow, ResultStore, ResultsError, Status,
+};
+
+fn metric_name(task: &str) -> &'static str {
+    if task == "glue/cola" {
+        "mcc"
+    } else {
+        "accuracy"
+    }
+}
+
+/// A row of `method` at `budgets` on roberta-base, `task` / validation, `seed`, scoring `value`.
+fn row(method: &str, budgets: &str, task: &str, seed: u64, value: f64) -> ResultRow {
+    let metric = metric_name(task);
+    let percent = match method {
+        "full" => 100.0,
+        "lora" => 0.2371,
+        "bitfit" => 0.0812,
+        _ => 0.5,
+    };
+    ResultRow {
+        run_id: format!("{method}-{budgets}-{task}-{seed}"),
+        sweep: "glue".into(),
+        config_json: format!(
+            r#"{{"method":"{method}","task":"{task}","seed":{seed},"lr":1e-4,"note":"ü ✓"}}"#
+        ),
+        method: method.into(),
+        forms: match method {
+            "lora" => "low_rank".into(),
+            "prefix" => "prefix".into(),
+            _ => String::new(),
+        },
+        positions: if method == "lora" {
+            "q+v".into()
+        } else {
+            String::new()
+        },
+        insertions: String::new(),
+        compositions: String::new(),
+        budgets: budgets.into(),
+        backbone: "roberta-base".into(),
+        task: task.into(),
+        split: "validation".into(),
+        metrics: BTreeMap::from([(metric.to_string(), value)]),
+        main_metric: metric.into(),
+        trainable_params: (percent * 1_246_456.0) as u64,
+        trainable_with_head: (percent * 1_246_456.0) as u64 + 592_130,
+        percent_trainable: percent,
+        peak_memory_bytes: Some(1 << 30),
+        train_samples_per_s: None,
+        wall_s: 12.5,
+        adapter_bytes: if method == "full" { None } else { Some(4096) },
+        seed,
+        steps: 100,
+        backend: "ndarray".into(),
+        device: "cpu".into(),
+        peftgrid_version: "0.1.0".into(),
+        git_commit: "abc1234".into(),
+        status: Status::Ok,
+        note: String::new(),
+        sample_data: false,
+        finished_at: "2026-03-01T12:00:00Z".into(),
+    }
+}
+
+fn with_status(mut r: ResultRow, status: Status, note: &str) -> ResultRow {
+    r.status = status;
+    r.note = note.into();
+    r.metrics.clear();
+    r
+}
+
+/// The known table: full and lora over 3 seeds, bitfit over 2 (sst2) and 1 (cola, the other
+/// seed diverged), prefix only failed.
+fn table_rows() -> Vec<ResultRow> {
+    let mut rows = Vec::new();
+    for (seed, sst2, cola) in [(1, 94.0, 60.0), (2, 94.6, 63.0), (3, 95.0, 61.0)] {
+        rows.push(row("full", "", "glue/sst2", seed, sst2));
+        rows.push(row("full", "", "glue/cola", seed, cola));
+    }
+    for (seed, sst2, cola) in [(1, 94.2, 62.0), (2, 94.8, 64.0), (3, 94.4, 63.2)] {
+        rows.push(row("lora", "8", "glue/sst2", seed, sst2));
+        rows.push(row("lora", "8", "glue/cola", seed, cola));
+    }
+    rows.push(row("bitfit", "", "glue/sst2", 1, 93.0));
+    rows.push(row("bitfit", "", "glue/sst2", 2, 93.4));
+    rows.push(row("bitfit", "", "glue/cola", 1, 58.0));
+    rows.push(with_status(
+        row("bitfit", "", "glue/cola", 2, 0.0),
+        Status::Diverged,
+        "loss NaN at step 40",
+    ));
+    rows.push(with_status(
+        row("prefix", "30", "glue/sst2", 1, 0.0),
+        Status::Failed,
+        "out of memory",
+    ));
+    rows
+}
+
+fn write_store(path: &Path, rows: Vec<ResultRow>) {
+    let mut store = ResultStore::open(path).unwrap();
+    store.append(rows).unwrap();
+}
+
+#[test]
+fn parquet_round_trip_reproduces_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("results").join("glue.parquet");
+    let mut rows = table_rows();
+    // Metrics that only some rows have, options set and unset, a sample row.
+    rows[0].metrics.insert("f1".into(), 93.25);
+    rows[1].metrics.insert("loss".into(), 0.125);
+    rows[2].train_samples_per_s = Some(321.5);
+    rows[3].peak_memory_bytes = None;
+    rows[4].sample_data = true;
+    rows[4].note =
+        "sample data (MiniLM on real movie-review polarity in SST-2 format), not GLUE".into();
+
+    let mut store = ResultStore::open(&path).unwrap();
+    assert!(store.rows().is_empty());
+    assert!(!store.contains(&rows[0].run_id));
+    store.append(rows[..5].to_vec()).unwrap();
+    store.append(rows[5..].to_vec()).unwrap();
+    assert!(store.contains(&rows[7].run_id));
+
+    let back = ResultStore::open(&path).unwrap();
+    assert_eq!(back.rows(), &rows[..]);
+    assert!(back.contains("lora-8-glue/sst2-1"));
+    assert!(!back.contains("nope"));
+
+    // One column per field, metric.<name> per metric, and no temporary file left behind.
+    let names: Vec<String> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["glue.parquet".to_string()]);
+
+    // Appending a row with a stored (run_id, split) replaces it.
+    let mut store = ResultStore::open(&path).unwrap();
+    let mut newer = rows[0].clone();
+    newer.metrics.insert("accuracy".into(), 99.0);
+    store.append(vec![newer.clone()]).unwrap();
+    let back = ResultStore::open(&path).unwrap();
+    assert_eq!(back.rows().len(), rows.len());
+    assert_eq!(back.rows().last().unwrap(), &newer);
+
+    // A rerun (here: a retry after a failure before evaluation, split "-") replaces every row
+    // of its run.
+    let mut failed = with_status(row("lora", "4", "glue/sst2", 9, 0.0), Status::Failed, "oom");
+    failed.split = "-".into();
+    store.append(vec![failed]).unwrap();
+    assert!(store.contains("lora-4-glue/sst2-9"));
+    store
+        .append(vec![row("lora", "4", "glue/sst2", 9, 91.0)])
+        .unwrap();
+    let back = ResultStore::open(&path).unwrap();
+    let of_run: Vec<_> = back
+        .rows()
+        .iter()
+        .filter(|r| r.run_id == "lora-4-glue/sst2-9")
+        .collect();
+    assert_eq!(of_run.len(), 1);
+    assert_eq!(
+        (of_run[0].status, of_run[0].split.as_str()),
+        (Status::Ok, "validation")
+    );
+
+    // An empty table round-trips too.
+    let empty = dir.path().join("empty.parquet");
+    peftgrid_results::write_rows(&empty, &[]).unwrap();
+    assert!(ResultStore::open(&empty).unwrap().rows().is_empty());
+}
+
+#[test]
+fn failed_append_leaves_the_previous_file_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("glue.parquet");
+    let rows = table_rows();
+    write_store(&path, rows[..4].to_vec());
+    let before = std::fs::read(&path).unwrap();
+
+    // The temporary file cannot be created: a directory is in its place.
+    let blocker = dir
+        .path()
+        .join(format!("glue.parquet.tmp-{}", std::process::id()));
+    std::fs::create_dir(&blocker).unwrap();
+    let mut store = ResultStore::open(&path).unwrap();
+    let err = store.append(rows[4..].to_vec()).unwrap_err();
+    assert!(matches!(err, ResultsError::Write { .. }), "{err}");
+    assert!(err.to_string().contains("glue.parquet"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    assert_eq!(store.rows(), &rows[..4], "the store is unchanged on error");
+    assert_eq!(ResultStore::open(&path).unwrap().rows(), &rows[..4]);
+    std::fs::remove_dir(&blocker).unwrap();
+
+    // A directory that cannot be created (its parent is a file).
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, b"x").unwrap();
+    let mut store = ResultStore::open(&file.join("glue.parquet")).unwrap();
+    assert!(store.append(rows[..1].to_vec()).is_err());
+    assert_eq!(std::fs::read(&file).unwrap(), b"x");
+
+    // After the blocker is gone the append works.
+    let mut store = ResultStore::open(&path).unwrap();
+    store.append(rows[4..].to_vec()).unwrap();
+    assert_eq!(ResultStore::open(&path).unwrap().rows(), &rows[..]);
+}
+
+#[test]
+fn corrupt_or_truncated_file_is_a_named_error_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.parquet");
+    write_store(&good, table_rows());
+    let bytes = std::fs::read(&good).unwrap();
+
+    let truncated = dir.path().join("truncated.parquet");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let garbage = dir.path().join("garbage.parquet");
+    std::fs::write(&garbage, b"PAR1 this is not parquet PAR1").unwrap();
+
+    for path in [&truncated, &garbage] {
+        let before = std::fs::read(path).unwrap();
+        let err = ResultStore::open(path).unwrap_err();
+        assert!(matches!(err, ResultsError::Corrupt { .. }), "{err}");
+        assert!(
+            err.to_string().contains(&path.display().to_string()),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(path).unwrap(), before, "never replaced");
+    }
+
+    // Parquet that is not a results table names the file and the missing column.
+    let other = dir.path().join("other.parquet");
+    let mut df = polars::prelude::DataFrame::new(
+        1,
+        vec![polars::prelude::Column::new("run_id".into(), ["x"])],
+    )
+    .unwrap();
+    polars::prelude::ParquetWriter::new(std::fs::File::create(&other).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    let err = ResultStore::open(&other).unwrap_err();
+    assert!(matches!(err, ResultsError::Schema { .. }), "{err}");
+    assert!(err.to_string().contains("other.parquet"), "{err}");
+    assert!(err.to_string().contains("no column `sweep`"), "{err}");
+
+    // A missing merge input is an error naming it.
+    let err = merge(
+        &[good, dir.path().join("missing.parquet")],
+        &dir.path().join("m.parquet"),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("missing.parquet"), "{err}");
+}
+
+#[test]
+fn merge_unions_shards_keeping_the_newest_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = table_rows();
+    let a = dir.path().join("shard-0.parquet");
+    let b = dir.path().join("shard-1.parquet");
+
+    let mut shard_a = rows[..10].to_vec();
+    shard_a[0].finished_at = "2026-03-02T08:00:00Z".into(); // newer than its copy in b
+    shard_a[1].finished_at = "2026-03-01T12:00:00Z".into(); // older than its copy in b
+    let mut shard_b = rows[8..].to_vec();
+    let mut dup0 = rows[0].clone();
+    dup0.metrics.insert("accuracy".into(), 1.0);
+    dup0.finished_at = "2026-03-02T07:59:59.999Z".into();
+    let mut dup1 = rows[1].clone();
+    dup1.metrics = BTreeMap::from([("mcc".into(), 2.0), ("extra_metric".into(), 3.0)]);
+    dup1.finished_at = "2026-03-01T12:00:00.5Z".into();
+    shard_b.push(dup0);
+    shard_b.push(dup1.clone());
+    // A failure superseded by a later success of the run is dropped; a later failure is kept.
+    let mut stale = with_status(rows[2].clone(), Status::Failed, "oom");
+    stale.split = "-".into();
+    stale.finished_at = "2026-02-28T00:00:00Z".into();
+    let mut later = with_status(rows[3].clone(), Status::Failed, "disk full");
+    later.split = "-".into();
+    later.finished_at = "2026-03-05T00:00:00Z".into();
+    shard_b.push(stale);
+    shard_b.push(later.clone());
+    write_store(&a, shard_a.clone());
+    write_store(&b, shard_b);
+
+    let out = dir.path().join("merged").join("glue.parquet");
+    let n = merge(&[a.clone(), b.clone()], &out).unwrap();
+    assert_eq!(n, rows.len() + 1);
+    let merged = ResultStore::open(&out).unwrap();
+    assert_eq!(merged.rows().len(), rows.len() + 1);
+    assert!(merged.rows().contains(&later));
+    assert_eq!(
+        merged
+            .rows()
+            .iter()
+            .filter(|r| r.run_id == rows[2].run_id)
+            .count(),
+        1
+    );
+    let get = |id: &str| {
+        merged
+            .rows()
+            .iter()
+            .find(|r| r.run_id == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(get(&rows[0].run_id), shard_a[0]);
+    assert_eq!(get(&rows[1].run_id), dup1);
+    for r in &rows[2..] {
+        assert_eq!(&get(&r.run_id), r);
+    }
+    // Merging into one of the inputs works and is idempotent.
+    assert_eq!(merge(&[out.clone(), a, b], &out).unwrap(), rows.len() + 1);
+}
+
+fn published_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("published.toml")
+}
+
+fn line_of<'a>(text: &'a str, start: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.starts_with(start))
+        .unwrap_or_else(|| panic!("no line starting with {start:?} in\n{text}"))
+}
+
+#[test]
+fn report_table_has_medians_spreads_bold_and_averages() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("glue.parquet");
+    write_store(&path, table_rows());
+    let out = dir.path().join("reports").join("glue");
+    let summary = report(&path, &out, Some(&published_path())).unwrap();
+    assert_eq!(
+        (summary.rows, summary.ok, summary.diverged, summary.failed),
+        (17, 15, 1, 1)
+    );
+    assert_eq!(summary.cells, 6);
+    assert!(!summary.sample_data);
+
+    let md = std::fs::read_to_string(out.join("table.md")).unwrap();
+    assert_eq!(
+        line_of(&md, "| method"),
+        "| method | budget | % params | glue/sst2 (accuracy, validation) | glue/cola (mcc, validation) | avg |"
+    );
+    // He et al. Table 2 (RoBERTa-base, SST-2): full 94.6, LoRA 94.2 (any budget), BitFit 93.7.
+    assert_eq!(
+        line_of(&md, "| full "),
+        "| full |  | 100 | **94.6 ±0.5** [pub. 94.6, Δ +0.0] | 61.0 ±1.5 | 77.8 |"
+    );
+    assert_eq!(
+        line_of(&md, "| lora "),
+        "| lora | 8 | 0.237 | 94.4 ±0.3 [pub. 94.2, Δ +0.2] | **63.2 ±1.0** | **78.8** |"
+    );
+    assert_eq!(
+        line_of(&md, "| bitfit "),
+        "| bitfit |  | 0.0812 | 93.2 ±0.2 [pub. 93.7, Δ -0.5] | 58.0 | 75.6 |"
+    );
+    assert_eq!(
+        line_of(&md, "| prefix "),
+        "| prefix | 30 | 0.5 | – | – | – |"
+    );
+    assert!(md.contains("half the min–max range"), "{md}");
+    assert!(
+        md.contains("Not in the table: 1 diverged run, 1 failed run"),
+        "{md}"
+    );
+    assert!(md.contains("bitfit on glue/cola (validation) seed 2: diverged (loss NaN at step 40)"));
+    assert!(md.contains("prefix 30 on glue/sst2 (validation) seed 1: failed (out of memory)"));
+    assert!(md.contains("runs per cell: 3; 2 for bitfit on glue/sst2; 1 for bitfit on glue/cola"));
+    assert!(!md.contains("sample numbers"));
+
+    let tex = std::fs::read_to_string(out.join("table.tex")).unwrap();
+    assert!(tex.contains("\\begin{tabular}{llrrrr}"), "{tex}");
+    assert!(
+        tex.contains(
+            "lora & 8 & 0.237 & 94.4$_{\\pm 0.3}$~{\\scriptsize[94.2; $\\Delta$\\,+0.2]} & \
+             \\textbf{63.2}$_{\\pm 1.0}$ & \\textbf{78.8} \\\\"
+        ),
+        "{tex}"
+    );
+    assert!(tex.contains("glue/cola (mcc, validation)") || tex.contains("mcc (validation)"));
+    assert!(tex.contains("bitfit & "));
+
+    let cmp = std::fs::read_to_string(out.join("comparison.md")).unwrap();
+    assert_eq!(summary.comparisons, 3, "{cmp}");
+    assert!(
+        cmp.contains(
+            "| He et al. 2022 | Table 2 | LoRA | lora 8 | roberta-base | glue/sst2 | accuracy | \
+             validation / validation | 0.237 / 0.5 | 94.4 ±0.3 (n=3) | 94.2 | +0.2 |"
+        ),
+        "{cmp}"
+    );
+    assert!(cmp.contains("| Full fine-tuning | full |"), "{cmp}");
+
+    // The chart: one marker per (method, budgets, task) cell.
+    let svg = std::fs::read_to_string(out.join("score_vs_params.svg")).unwrap();
+    assert_eq!(summary.chart_points, 6);
+    assert_eq!(svg.matches("<circle").count(), 6, "{svg}");
+    assert!(svg.contains("glue/sst2 (validation)") && svg.contains("low_rank"));
+    let png = std::fs::read(out.join("score_vs_params.png")).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000,
+        "{}",
+        png.len()
+    );
+    let names: Vec<_> = summary
+        .files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "table.md",
+            "table.tex",
+            "comparison.md",
+            "score_vs_params.svg",
+            "score_vs_params.png"
+        ]
+    );
+}
+
+#[test]
+fn sample_data_gets_a_banner_and_no_published_comparison() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("glue.parquet");
+    let note = "sample data (MiniLM on real movie-review polarity in SST-2 format), not GLUE";
+    let rows: Vec<ResultRow> = table_rows()
+        .into_iter()
+        .map(|mut r| {
+            r.sample_data = true;
+            if r.status == Status::Ok {
+                r.note = note.into();
+            }
+            r
+        })
+        .collect();
+    write_store(&path, rows);
+    let out = dir.path().join("report");
+    let options = ReportOptions {
+        decimals: Some(2),
+        png: false,
+    };
+    let published = Published::builtin();
+    let summary = report_with(&path, &out, Some(&published), &options).unwrap();
+    assert!(summary.sample_data);
+    assert_eq!(summary.comparisons, 0);
+    let md = std::fs::read_to_string(out.join("table.md")).unwrap();
+    assert!(
+        md.contains(&format!("> **sample numbers, not the benchmark**: {note}")),
+        "{md}"
+    );
+    assert_eq!(
+        line_of(&md, "| lora "),
+        "| lora | 8 | 0.237 | 94.40 ±0.30 | **63.20 ±1.00** | **78.80** |"
+    );
+    let tex = std::fs::read_to_string(out.join("table.tex")).unwrap();
+    assert!(
+        tex.contains("\\textbf{Sample numbers, not the benchmark}"),
+        "{tex}"
+    );
+    let cmp = std::fs::read_to_string(out.join("comparison.md")).unwrap();
+    assert!(
+        cmp.contains("No result matches a published entry."),
+        "{cmp}"
+    );
+    assert!(!out.join("score_vs_params.png").exists());
+}
+
+/// A row of `method` at `budgets` with a design (`forms|positions|insertions|compositions`).
+fn design_row(backbone: &str, task: &str, method: &str, budgets: &str, design: &str) -> ResultRow {
+    let mut r = row(method, budgets, "glue/sst2", 42, 50.0);
+    let d: Vec<&str> = design.split('|').collect();
+    r.backbone = backbone.into();
+    r.task = task.into();
+    r.forms = d[0].into();
+    r.positions = d[1].into();
+    r.insertions = d[2].into();
+    r.compositions = d[3].into();
+    r
+}
+
+#[test]
+fn builtin_published_numbers_parse_and_match() {
+    let p = Published::load(&published_path()).unwrap();
+    assert_eq!(p, Published::builtin());
+    // Table 6: 11 rows × 4 columns, one not legible; Table 3/12: 12 × 4; Table 5: 5 × 3;
+    // Table 2: 6 × 2; UniPELT: 27; FGVC: 8 × 6.
+    assert_eq!(p.entries.len(), 43 + 48 + 15 + 12 + 27 + 48);
+    let mam_design = "prefix+bottleneck|head+ffn|parallel+parallel|add+scaled(2)";
+    let mam = p.matching(&design_row(
+        "models/RoBERTa-base",
+        "glue/sst2",
+        "mam_glue",
+        "16+16",
+        mam_design,
+    ));
+    assert_eq!(mam.len(), 1);
+    assert_eq!((mam[0].value, mam[0].percent), (94.2, Some(0.5)));
+    assert!(p
+        .matching(&design_row(
+            "roberta-base",
+            "glue/sst2",
+            "mam_glue",
+            "16+8",
+            mam_design
+        ))
+        .is_empty());
+
+    // By design: a grid point named anything matches He et al.'s LoRA (ffn) and PA rows.
+    let lora_ffn = "low_rank|ffn_out,ffn_in|parallel|scaled(4)";
+    let grid = design_row(
+        "models/bart-large",
+        "xsum",
+        "lora@ffn_in+ffn_out/parallel/scaled(s=4.0)",
+        "102",
+        lora_ffn,
+    );
+    let found = p.matching(&grid);
+    let tables: Vec<&str> = found.iter().map(|e| e.table.as_str()).collect();
+    assert_eq!(
+        tables,
+        [
+            "Table 6",
+            "Table 6",
+            "Table 6",
+            "Table 3 and 12",
+            "Table 3 and 12",
+            "Table 3 and 12"
+        ]
+        .iter()
+        .chain(&["Table 5", "Table 5", "Table 5"])
+        .copied()
+        .collect::<Vec<_>>()
+    );
+    assert!(found[0].is_metric("rouge1") && found[0].value == 44.53);
+    let s1 = design_row(
+        "bart-large",
+        "xsum",
+        "x",
+        "102",
+        "low_rank|ffn_in,ffn_out|parallel|scaled(1)",
+    );
+    assert_eq!(p.matching(&s1)[0].value, 44.17);
+    // The lora preset (alpha/r) is not He et al.'s LoRA at the attention (s = 4).
+    let preset = design_row(
+        "bart-large",
+        "xsum",
+        "lora",
+        "200",
+        "low_rank|q,v|parallel|alpha/r(16)",
+    );
+    assert!(p.matching(&preset).is_empty());
+    let pfeiffer = design_row(
+        "bart-large",
+        "xsum",
+        "pfeiffer",
+        "512",
+        "bottleneck|ffn|sequential|add",
+    );
+    assert_eq!(
+        p.matching(&pfeiffer)[0].label,
+        "Sequential adapter (ffn, r = 512)"
+    );
+    // The metric is compared with - = _; the MAM row of Table 6 on en-ro.
+    let mam_mbart = design_row(
+        "mbart-large-cc25",
+        "wmt16",
+        "mam",
+        "30+512",
+        "prefix+bottleneck|head+ffn|parallel+parallel|add+scaled(4)",
+    );
+    let bleu = p.matching(&mam_mbart);
+    assert!(bleu.len() == 1 && bleu[0].is_metric("bleu_ro_moses") && bleu[0].value == 37.5);
+    // Methods without modifications match by name only; conditioned (K-shot) entries never.
+    let bitfit = design_row(
+        "vit-base-patch16-224-in21k",
+        "fgvc/cars",
+        "bitfit",
+        "",
+        "|||",
+    );
+    assert_eq!(p.matching(&bitfit)[0].value, 81.5);
+    let probe = design_row(
+        "vit-base-patch16-224-in21k",
+        "fgvc/cars",
+        "ln_tuning",
+        "",
+        "|||",
+    );
+    assert!(p.matching(&probe).is_empty());
+    let unipelt = design_row(
+        "bert-base-uncased",
+        "glue/avg8",
+        "unipelt",
+        "10+48+8",
+        "|||",
+    );
+    assert!(p.matching(&unipelt).is_empty());
+
+    let bad = Published::parse("[[table]]\npaper = 1\n", Path::new("bad.toml")).unwrap_err();
+    assert!(bad.to_string().contains("bad.toml"), "{bad}");
+}
+
+#[test]
+fn regressions_are_found_and_not_invented() {
+    let dir = tempfile::tempdir().unwrap();
+    let base_path = dir.path().join("baseline.parquet");
+    let cur_path = dir.path().join("current.parquet");
+    let baseline = table_rows();
+    write_store(&base_path, baseline.clone());
+
+    // Identical results: nothing.
+    write_store(&cur_path, baseline.clone());
+    assert!(check_regressions(&base_path, &cur_path, 0.0)
+        .unwrap()
+        .is_empty());
+
+    let mut current = baseline.clone();
+    let find =
+        |rows: &mut Vec<ResultRow>, id: &str| rows.iter().position(|r| r.run_id == id).unwrap();
+    // A drop beyond the tolerance.
+    let i = find(&mut current, "lora-8-glue/sst2-1");
+    current[i].metrics.insert("accuracy".into(), 93.0);
+    // A drop within it, and a gain.
+    let i = find(&mut current, "lora-8-glue/sst2-2");
+    current[i].metrics.insert("accuracy".into(), 94.4);
+    let i = find(&mut current, "full--glue/sst2-1");
+    current[i].metrics.insert("accuracy".into(), 96.0);
+    // Parameter accounting changed.
+    let i = find(&mut current, "bitfit--glue/sst2-1");
+    current[i].percent_trainable = 0.0813;
+    // ok → diverged.
+    let i = find(&mut current, "full--glue/cola-2");
+    current[i] = with_status(current[i].clone(), Status::Diverged, "loss inf at step 3");
+    // The config hash changed (new run_id), matched by (method, budgets, ..., seed), with a drop.
+    let i = find(&mut current, "lora-8-glue/cola-3");
+    current[i].run_id = "new-hash".into();
+    current[i].metrics.insert("mcc".into(), 60.0);
+    // ok → failed before evaluating (one row, on split "-").
+    let i = find(&mut current, "lora-8-glue/cola-1");
+    current[i] = with_status(current[i].clone(), Status::Failed, "out of memory");
+    current[i].split = "-".into();
+    // diverged → ok is no regression; a run only in current is ignored.
+    let i = find(&mut current, "bitfit--glue/cola-2");
+    current[i] = row("bitfit", "", "glue/cola", 2, 57.0);
+    current.push(row("lora", "16", "glue/sst2", 1, 10.0));
+    std::fs::remove_file(&cur_path).unwrap();
+    write_store(&cur_path, current);
+
+    let cmp = compare_files(&base_path, &cur_path, 0.5).unwrap();
+    assert_eq!(
+        (cmp.compared, cmp.only_in_baseline, cmp.only_in_current),
+        (17, 0, 1)
+    );
+    let regs = cmp.regressions;
+    let text: Vec<String> = regs.iter().map(|r| r.to_string()).collect();
+    assert_eq!(regs.len(), 5, "{text:#?}");
+    assert!(matches!(
+        &regs[0].kind,
+        RegressionKind::StatusChanged {
+            current: Status::Diverged,
+            ..
+        }
+    ));
+    assert_eq!(
+        text[0],
+        "full on glue/cola (validation), roberta-base, seed 2 [run full--glue/cola-2]: was ok, \
+         now diverged (loss inf at step 3)"
+    );
+    assert_eq!(
+        text[1],
+        "lora 8 on glue/sst2 (validation), roberta-base, seed 1 [run lora-8-glue/sst2-1]: \
+         accuracy 94.20 -> 93.00 (-1.20 points, tolerance 0.5)"
+    );
+    assert_eq!(
+        text[2],
+        "lora 8 on glue/cola (-), roberta-base, seed 1 [run lora-8-glue/cola-1]: was ok, now \
+         failed (out of memory)"
+    );
+    assert_eq!(regs[3].run_id, "new-hash");
+    assert!(text[3].contains("mcc 63.20 -> 60.00"), "{}", text[3]);
+    assert!(matches!(regs[4].kind, RegressionKind::ParamsChanged { .. }));
+    assert!(
+        text[4].contains("(0.0812%) -> ") && text[4].contains("(0.0813%)"),
+        "{}",
+        text[4]
+    );
+
+    // A larger tolerance forgives the drops, never the status or the parameters.
+    let regs = check_regressions(&base_path, &cur_path, 5.0).unwrap();
+    assert_eq!(regs.len(), 3);
+    assert!(check_regressions(&base_path, &cur_path, -1.0).is_err());
+}
