@@ -15,6 +15,14 @@ demo: fetch-minilm
     cargo run --release -p peftgrid-runner -- embed --model {{minilm_dir}} \
         "A man is eating food." "A man is eating a piece of bread." "A man is riding a horse."
 
+# Without the backbone or data experiments/NAME.toml names, the embedded default NAME-sample.toml
+# runs instead (real stand-in data, labelled as sample numbers).
+# Sweep experiments/NAME.toml into results/NAME.parquet and reports/NAME/.
+sweep name="glue" backend="ndarray" *flags="": fetch-minilm
+    cargo run --release -q -p peftgrid-runner {{ if backend == "ndarray" { "" } else { "--features " + backend } }} -- \
+        --backend {{backend}} sweep experiments/{{name}}.toml \
+        {{ if path_exists("experiments/" + name + "-sample.toml") == "true" { "--fallback experiments/" + name + "-sample.toml" } else { "" } }} {{flags}}
+
 # Every test of the workspace (fetches MiniLM first so that its test runs too).
 test: fetch-minilm
     cargo test --workspace

@@ -38,6 +38,19 @@ pub struct TextEmbeddings<B: Backend> {
     pub position_offset: usize,
 }
 
+/// What a text classification head reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pooling {
+    /// The first token, as transformers' `*ForSequenceClassification` (through BERT's pooler).
+    #[default]
+    Cls,
+    /// The mean of the last hidden states over real tokens, as sentence-transformers pools
+    /// (the natural head for sentence-embedding checkpoints such as all-MiniLM-L6-v2, whose
+    /// pooler was never trained).
+    Mean,
+}
+
 /// The sequence-classification head of the checkpoint's class. BERT's classifier reads the
 /// encoder's (pretrained) pooler; RoBERTa's head has a dense–tanh layer of its own:
 /// `out_proj(dropout(tanh(dense(dropout(h₀)))))`.
@@ -48,6 +61,7 @@ pub struct TextHead<B: Backend> {
     /// BERT's `classifier`, RoBERTa's `classifier.out_proj`.
     pub out: Linear<B>,
     pub dropout: Dropout,
+    pub pooling: Pooling,
 }
 
 /// A BERT-style text encoder (BERT or RoBERTa) with its attachment sites.
@@ -152,6 +166,7 @@ impl<B: Backend> TextEncoder<B> {
                 dropout: Dropout {
                     prob: c.classifier_dropout.unwrap_or(c.hidden_dropout_prob),
                 },
+                pooling: Pooling::Cls,
             }),
             HeadKind::Classification { num_labels } => {
                 Some(roberta::load_head(ckpt, c, num_labels, device)?)
@@ -234,7 +249,10 @@ impl<B: Backend> TextEncoder<B> {
             hidden_states.push(next);
         }
         let hidden = hidden_states[hidden_states.len() - 1].clone();
-        let logits = self.head.as_ref().map(|h| self.classify(h, hidden.clone()));
+        let logits = self
+            .head
+            .as_ref()
+            .map(|h| self.classify(h, hidden.clone(), attention_mask.clone()));
         TextOutput {
             embeddings,
             last_hidden_state: hidden,
@@ -245,9 +263,60 @@ impl<B: Backend> TextEncoder<B> {
     }
 }
 
+/// A `Linear(d_in → d_out)` initialised as transformers initialises a new head:
+/// weights N(0, 0.02), bias 0.
+pub(crate) fn fresh_linear<B: Backend>(d_in: usize, d_out: usize, device: &B::Device) -> Linear<B> {
+    Linear {
+        weight: burn::module::Param::from_tensor(Tensor::random(
+            [d_in, d_out],
+            burn::tensor::Distribution::Normal(0.0, 0.02),
+            device,
+        )),
+        bias: Some(burn::module::Param::from_tensor(Tensor::zeros(
+            [d_out],
+            device,
+        ))),
+    }
+}
+
 impl<B: Backend> TextEncoder<B> {
-    fn classify(&self, head: &TextHead<B>, hidden: Tensor<B, 3>) -> Tensor<B, 2> {
-        let [batch, _, d] = hidden.dims();
+    /// Replaces the task head with a new one for `num_labels` outputs, as the checkpoint's
+    /// `*ForSequenceClassification` class would create it: BERT's classifier on the pooler
+    /// (CLS itself if the checkpoint has no pooler), RoBERTa's dense–tanh–out_proj.
+    pub fn set_new_head(
+        &mut self,
+        num_labels: usize,
+        dropout: f64,
+        pooling: Pooling,
+        device: &B::Device,
+    ) {
+        let d = self.embeddings.word.weight.dims()[1];
+        let roberta = matches!(
+            self.embeddings.position_ids,
+            PositionIds::AfterPadding { .. }
+        );
+        self.head = Some(TextHead {
+            dense: roberta.then(|| fresh_linear(d, d, device)),
+            out: fresh_linear(d, num_labels, device),
+            dropout: Dropout { prob: dropout },
+            pooling,
+        });
+    }
+
+    fn classify(
+        &self,
+        head: &TextHead<B>,
+        hidden: Tensor<B, 3>,
+        mask: Tensor<B, 2, Int>,
+    ) -> Tensor<B, 2> {
+        let [batch, seq, d] = hidden.dims();
+        if head.pooling == Pooling::Mean {
+            // sentence-transformers' pooling: the mean over real tokens, padding excluded.
+            let m = mask.float().reshape([batch, seq, 1]);
+            let summed = (hidden * m.clone()).sum_dim(1).reshape([batch, d]);
+            let count = m.sum_dim(1).reshape([batch, 1]).clamp_min(1e-9);
+            return head.out.forward(head.dropout.forward(summed / count));
+        }
         let first = hidden.slice([0..batch, 0..1]).reshape([batch, d]);
         let features = match (&head.dense, &self.pooler) {
             (Some(dense), _) => activation::tanh(dense.forward(head.dropout.forward(first))),

@@ -28,7 +28,7 @@ use burn::module::Module;
 use burn::prelude::*;
 use peftgrid_zoo::Site;
 
-pub use bert::{TextEncoder, TextOutput};
+pub use bert::{Pooling, TextEncoder, TextOutput};
 pub use checkpoint::Checkpoint;
 pub use config::{Architecture, EncoderDims, HeadKind, ModelConfig};
 pub use error::{ModelError, Result};
@@ -217,6 +217,31 @@ impl<B: Backend> Model<B> {
                     attention_mask: None,
                     logits: out.logits,
                 })
+            }
+        }
+    }
+
+    /// Gives the model a new task head with `num_labels` outputs (replacing any loaded one):
+    /// what fine-tuning a bare checkpoint on a new task starts from.
+    /// `pooling` is what a text head reads (ViT's classifier always reads CLS).
+    pub fn set_new_head(
+        &mut self,
+        config: &ModelConfig,
+        num_labels: usize,
+        pooling: bert::Pooling,
+        device: &B::Device,
+    ) {
+        let dropout = match &config.architecture {
+            Architecture::Bert(c) | Architecture::Roberta(c) => {
+                c.classifier_dropout.unwrap_or(c.hidden_dropout_prob)
+            }
+            _ => 0.0,
+        };
+        match self {
+            Model::Text(m) => m.set_new_head(num_labels, dropout, pooling, device),
+            Model::Vit(m) => {
+                let d = m.patch.weight.dims()[1];
+                m.classifier = Some(bert::fresh_linear(d, num_labels, device));
             }
         }
     }

@@ -38,5 +38,6 @@ pub(crate) fn load_head<B: Backend>(
         dropout: Dropout {
             prob: c.classifier_dropout.unwrap_or(c.hidden_dropout_prob),
         },
+        pooling: crate::bert::Pooling::Cls,
     })
 }

@@ -49,3 +49,30 @@ pub fn run_on<J: BackendJob>(kind: BackendKind, job: J) -> anyhow::Result<J::Out
         ),
     }
 }
+
+/// Something that trains: it needs an autodiff backend.
+pub trait TrainJob {
+    type Output;
+    fn run<B: burn::tensor::backend::AutodiffBackend>(
+        self,
+        device: burn::tensor::Device<B>,
+        backend: BackendKind,
+    ) -> anyhow::Result<Self::Output>;
+}
+
+/// Runs `job` on the autodiff version of the backend `kind`.
+pub fn train_on<J: TrainJob>(kind: BackendKind, job: J) -> anyhow::Result<J::Output> {
+    use burn::backend::Autodiff;
+    match kind {
+        BackendKind::Ndarray => job.run::<Autodiff<burn::backend::NdArray<f32>>>(Default::default(), kind),
+        #[cfg(feature = "cuda")]
+        BackendKind::Cuda => job.run::<Autodiff<burn::backend::Cuda<f32, i32>>>(Default::default(), kind),
+        #[cfg(feature = "wgpu")]
+        BackendKind::Wgpu => job.run::<Autodiff<burn::backend::Wgpu<f32, i32>>>(Default::default(), kind),
+        #[allow(unreachable_patterns)]
+        other => anyhow::bail!(
+            "this peftgrid was built without the {0} backend: rebuild with `cargo build --release --features {0}`",
+            other.name()
+        ),
+    }
+}

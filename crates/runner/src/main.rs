@@ -4,9 +4,13 @@ mod backend;
 mod convert;
 mod data;
 mod embed;
+mod experiment;
 mod forward;
 mod methods;
+mod results_cmd;
 mod score;
+mod sweep;
+mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -34,6 +38,14 @@ enum Command {
     Embed(embed::EmbedArgs),
     /// Convert an adapter between peft's and AdapterHub's formats.
     Convert(convert::ConvertArgs),
+    /// Train every run of an experiment grid that is not in results/<sweep>.parquet yet.
+    Sweep(sweep::SweepArgs),
+    /// Paper-style tables (Markdown, LaTeX) and charts from a results file.
+    Report(results_cmd::ReportArgs),
+    /// Combine result files (e.g. the shards of a cluster job array).
+    Merge(results_cmd::MergeArgs),
+    /// Compare two result files; fails on a score drop, a budget change or a run that broke.
+    Regress(results_cmd::RegressArgs),
     /// Inspect data folders.
     #[command(subcommand)]
     Data(data::DataCommand),
@@ -70,6 +82,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Convert(args) => run_on(cli.backend, convert::Convert(args))?,
         Command::Score(args) => score::score(&args)?,
         Command::Data(command) => data::run(&command)?,
+        Command::Sweep(args) => sweep::sweep(&args, cli.backend)?,
+        Command::Report(args) => results_cmd::report(&args)?,
+        Command::Merge(args) => results_cmd::merge(&args)?,
+        Command::Regress(args) => results_cmd::regress(&args)?,
         Command::Methods(args) => methods::methods(&args),
         Command::Params(args) => methods::params(&args)?,
     }

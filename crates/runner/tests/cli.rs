@@ -526,3 +526,112 @@ fn data_check_reports_found_and_missing_splits() {
         text(&o)
     );
 }
+
+#[test]
+fn sweep_trains_resumes_reports_and_tracks_regressions() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let minilm = root.join("models/all-MiniLM-L6-v2");
+    if !minilm.join("model.safetensors").is_file() {
+        eprintln!(
+            "skipped: {} not fetched (run `just fetch-minilm`)",
+            minilm.display()
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let experiment = tmp.path().join("tiny.toml");
+    std::fs::write(
+        &experiment,
+        format!(
+            r#"name = "tiny"
+backbone = "{}"
+tasks = [{{ task = "glue/sst2", name = "sample/movie-snippets", data_dir = "{}" }}]
+seeds = [42]
+methods = ["linear_probe", "lora"]
+[train]
+lr = 1e-3
+batch_size = 8
+epochs = 1
+max_steps = 2
+max_len = 32
+head_pooling = "mean"
+"#,
+            minilm.display(),
+            root.join("datasets/samples/glue").display()
+        ),
+    )
+    .unwrap();
+    let results = tmp.path().join("results");
+    let sweep = |extra: &[&str]| {
+        let mut args = vec![
+            "sweep",
+            experiment.to_str().unwrap(),
+            "--results",
+            results.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        peftgrid(&args)
+    };
+    let o = sweep(&["--dry-run"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("2 run(s)") && text(&o).contains("73,728"),
+        "{}",
+        text(&o)
+    );
+
+    let o = sweep(&[]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("2 rows ok"), "{out}");
+    let file = results.join("tiny.parquet");
+    let rows = peftgrid_results::read_rows(&file).unwrap();
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        assert_eq!(r.status, peftgrid_results::Status::Ok);
+        assert!(
+            r.sample_data && r.note.contains("SAMPLE DATA"),
+            "{}",
+            r.note
+        );
+        assert_eq!(r.task, "sample/movie-snippets");
+        assert_eq!(r.steps, 2);
+        let acc = r.metrics["accuracy"];
+        assert!((0.0..=100.0).contains(&acc), "{acc}");
+        let spec: serde_json::Value = serde_json::from_str(&r.config_json).unwrap();
+        assert_eq!(spec["seed"], 42);
+    }
+    let lora = rows.iter().find(|r| r.method == "lora").unwrap();
+    // LoRA r = 8 on q, v of MiniLM (6 layers, 384 wide): 6 · 2 · 2 · 384 · 8.
+    assert_eq!(lora.trainable_params, 73_728);
+    assert_eq!(lora.forms, "low_rank");
+    assert!(lora.adapter_bytes.is_some_and(|b| b > 73_728 * 4));
+    assert!(tmp.path().join("reports/tiny/table.md").is_file());
+
+    // A rerun skips what is done and keeps the rows.
+    let o = sweep(&[]);
+    assert!(
+        o.status.success() && text(&o).contains("2 already"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(peftgrid_results::read_rows(&file).unwrap(), rows);
+
+    let o = peftgrid(&["regress", file.to_str().unwrap(), file.to_str().unwrap()]);
+    assert!(
+        o.status.success() && text(&o).contains("no regressions"),
+        "{}",
+        text(&o)
+    );
+
+    // A corrupt results file is an error naming it, and it is left as it was.
+    let broken = results.join("tiny.parquet");
+    std::fs::write(&broken, b"PAR1 not really").unwrap();
+    let o = sweep(&["--no-report"]);
+    assert!(
+        !o.status.success() && text(&o).contains("tiny.parquet"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(std::fs::read(&broken).unwrap(), b"PAR1 not really");
+}

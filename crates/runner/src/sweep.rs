@@ -1,0 +1,529 @@
+//! `peftgrid sweep EXPERIMENT.toml`: expand the grid, skip the runs already in
+//! `results/<sweep>.parquet`, train the rest one by one, and append one row per evaluated split
+//! right after each run (an atomic whole-file write), so a killed sweep loses at most the run in
+//! progress and a rerun resumes.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use burn::module::AutodiffModule;
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::Device;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use peftgrid_data::check::Dataset;
+use peftgrid_data::{GlueTask, Split, TextEncoder};
+use peftgrid_model::method;
+use peftgrid_results::{ResultRow, ResultStore, Status};
+use peftgrid_zoo::MethodSpec;
+
+use crate::backend::{train_on, BackendKind, TrainJob};
+use crate::experiment::{dry_run_table, parse_shard, shard, Experiment, RunSpec};
+use crate::train::{evaluate, train_text, Ending, Progress, TextTaskData};
+
+#[derive(Debug, clap::Args)]
+pub struct SweepArgs {
+    /// The experiment file (experiments/*.toml).
+    pub experiment: PathBuf,
+    /// Print the grid with each run's parameter budget and stop.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Run slice i of N of the grid (1-based), e.g. for a Slurm job array; combine the result
+    /// files with `peftgrid merge`.
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// Where results/<sweep>.parquet lives.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// Do not write reports/<sweep>/ (tables and charts) at the end.
+    #[arg(long)]
+    pub no_report: bool,
+    /// An experiment to run instead when this one's backbone or data is not on this machine
+    /// (the embedded default: `just sweep glue` falls back to experiments/glue-sample.toml).
+    #[arg(long)]
+    pub fallback: Option<PathBuf>,
+}
+
+/// What is missing for `runs` on this machine, if anything.
+fn missing_inputs(runs: &[RunSpec]) -> Option<String> {
+    for r in runs {
+        if !crate::experiment::config_path(&r.backbone).is_file() {
+            return Some(format!(
+                "backbone {} (config.json + model.safetensors + tokenizer.json)",
+                r.backbone.display()
+            ));
+        }
+        if let Ok(Dataset::Glue(task)) = r.task.parse::<Dataset>() {
+            if peftgrid_data::glue::load(&r.data_dir, task, Split::Train).is_err() {
+                return Some(format!(
+                    "{} training data in {} (GLUE Parquet from https://huggingface.co/datasets/nyu-mll/glue or the TSVs from https://gluebenchmark.com/tasks)",
+                    r.task,
+                    r.data_dir.display()
+                ));
+            }
+        }
+    }
+    None
+}
+
+pub fn sweep(args: &SweepArgs, backend: BackendKind) -> anyhow::Result<()> {
+    let experiment = Experiment::from_file(&args.experiment)?;
+    // Expanding reads the backbone's config.json (for target budgets): a missing checkpoint
+    // shows up here already.
+    let (mut runs, missing) = match experiment.expand() {
+        Ok(runs) => {
+            let missing = missing_inputs(&runs);
+            (runs, missing)
+        }
+        Err(e) if args.fallback.is_some() => (Vec::new(), Some(format!("{e:#}"))),
+        Err(e) => return Err(e),
+    };
+    if let Some(why) = missing {
+        let Some(fallback) = &args.fallback else {
+            anyhow::bail!("{}: missing {why}", args.experiment.display());
+        };
+        eprintln!(
+            "\n*** {} cannot run here: missing {why}.\n*** Running the embedded default {} instead: \
+             SAMPLE NUMBERS on stand-in data, not the benchmark.\n*** Put the real files in place \
+             (see datasets/README.md) and rerun to get the real table.\n",
+            args.experiment.display(),
+            fallback.display()
+        );
+        runs = Experiment::from_file(fallback)?.expand()?;
+        if let Some(why) = missing_inputs(&runs) {
+            anyhow::bail!(
+                "{}: missing {why} (run `just fetch-minilm`)",
+                fallback.display()
+            );
+        }
+    }
+    if let Some(s) = &args.shard {
+        let (i, n) = parse_shard(s)?;
+        runs = shard(&runs, i, n)?;
+    }
+    if args.dry_run {
+        println!("{}", dry_run_table(&runs));
+        return Ok(());
+    }
+    let name = runs.first().map(|r| r.sweep.clone()).unwrap_or_default();
+    let path = args.results.join(format!("{name}.parquet"));
+    std::fs::create_dir_all(&args.results)
+        .with_context(|| format!("{}", args.results.display()))?;
+    let mut store = ResultStore::open(&path)?;
+    let todo: Vec<&RunSpec> = runs.iter().filter(|r| !store.contains(&r.id())).collect();
+    println!(
+        "{name}: {} runs, {} already in {}, {} to run on {}",
+        runs.len(),
+        runs.len() - todo.len(),
+        path.display(),
+        todo.len(),
+        backend.name()
+    );
+
+    let bars = MultiProgress::new();
+    let overall = bars.add(ProgressBar::new(todo.len() as u64));
+    overall.set_style(
+        ProgressStyle::with_template("run {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let (mut ok, mut bad) = (0, 0);
+    for spec in todo {
+        overall.set_message(spec.short_label());
+        let steps = bars.add(ProgressBar::new(0));
+        steps.set_style(
+            ProgressStyle::with_template("  step {pos}/{len} {bar:30} loss {msg} eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        let rows = train_on(
+            backend,
+            RunJob {
+                spec,
+                adapters_dir: args.results.join(&name).join("adapters"),
+                bar: steps.clone(),
+            },
+        )
+        .unwrap_or_else(|e| vec![failed_row(spec, backend, &format!("{e:#}"))]);
+        steps.finish_and_clear();
+        for r in &rows {
+            match r.status {
+                Status::Ok => ok += 1,
+                _ => bad += 1,
+            }
+            let metrics: Vec<String> = r
+                .metrics
+                .iter()
+                .map(|(k, v)| format!("{k} {v:.2}"))
+                .collect();
+            let line = format!(
+                "{} [{}] {} {} ({:.0} s)",
+                spec.short_label(),
+                r.split,
+                r.status.as_str(),
+                if metrics.is_empty() {
+                    r.note.clone()
+                } else {
+                    metrics.join(", ")
+                },
+                r.wall_s
+            );
+            // Printed whether or not the bars are drawn (they are not when stdout is no TTY).
+            bars.suspend(|| println!("{line}"));
+        }
+        store.append(rows)?;
+        overall.inc(1);
+    }
+    overall.finish_and_clear();
+    println!(
+        "{name}: {ok} rows ok, {bad} diverged/failed; results in {}",
+        path.display()
+    );
+    if !args.no_report && path.is_file() {
+        // reports/ beside results/ (the repository's, unless --results points elsewhere).
+        let out = args
+            .results
+            .parent()
+            .unwrap_or(Path::new(""))
+            .join("reports")
+            .join(&name);
+        let summary = peftgrid_results::report_with(
+            &path,
+            &out,
+            Some(&peftgrid_results::Published::builtin()),
+            &peftgrid_results::ReportOptions::default(),
+        )?;
+        println!(
+            "report: {} ({} files){}",
+            out.display(),
+            summary.files.len(),
+            if summary.sample_data {
+                " — SAMPLE NUMBERS, not the benchmark"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(())
+}
+
+struct RunJob<'a> {
+    spec: &'a RunSpec,
+    adapters_dir: PathBuf,
+    bar: ProgressBar,
+}
+
+impl TrainJob for RunJob<'_> {
+    type Output = Vec<ResultRow>;
+
+    fn run<B: AutodiffBackend>(
+        self,
+        device: Device<B>,
+        backend: BackendKind,
+    ) -> anyhow::Result<Vec<ResultRow>> {
+        let spec = self.spec;
+        let started = Instant::now();
+        let dataset: Dataset = spec.task.parse()?;
+        let Dataset::Glue(task) = dataset else {
+            anyhow::bail!(
+                "training on {dataset} is not implemented yet (GLUE-format classification is)"
+            );
+        };
+        B::seed(&device, spec.seed);
+        let mut loaded = peftgrid_model::load::<B>(&spec.backbone, &device)?;
+        loaded.model.set_new_head(
+            &loaded.config,
+            task.num_labels(),
+            spec.train.head_pooling,
+            &device,
+        );
+        method::apply(&mut loaded.model, &loaded.config, &spec.method, &device)?;
+        let model = method::freeze(loaded.model, &spec.method);
+        let (body, with_head) = {
+            let (body, head) = method::trainable(&model, &spec.method);
+            (body, body + head)
+        };
+        let pretrained = loaded.config.shape().pretrained;
+
+        let mut train = peftgrid_data::glue::load(&spec.data_dir, task, Split::Train)?;
+        let eval_split = eval_split(task);
+        let validation = peftgrid_data::glue::load(&spec.data_dir, task, eval_split)?;
+        // UniPELT's low-resource setting: K training examples and a 1,000-example dev split from
+        // train for model selection; the GLUE dev set is the test set.
+        let (eval, eval_name, test) = match spec.train.low_resource_k {
+            Some(k) => {
+                let (k_train, dev) = peftgrid_data::low_resource(&train, k, 1000, spec.seed)?;
+                train = k_train;
+                (dev, "train-heldout-dev".to_string(), Some(validation))
+            }
+            None => (validation, eval_split.as_str().to_string(), None),
+        };
+        let tokenizer = spec.backbone.join("tokenizer.json");
+        let encoder = TextEncoder::from_file(&tokenizer, spec.train.max_len)?;
+        let data = TextTaskData {
+            task,
+            train,
+            eval,
+            eval_split: eval_name.clone(),
+        };
+        let bar = self.bar;
+        let log_steps = std::env::var_os("PEFTGRID_LOG_STEPS").is_some();
+        let mut on_step = |p: Progress| {
+            if log_steps {
+                eprintln!("step {}/{} loss {:.5}", p.step, p.total, p.loss);
+            }
+            bar.set_length(p.total as u64);
+            bar.set_position(p.step as u64);
+            bar.set_message(format!("{:.4}", p.loss));
+        };
+        let outcome = train_text(
+            model,
+            &data,
+            &encoder,
+            &spec.train,
+            spec.seed,
+            &device,
+            &mut on_step,
+        )?;
+
+        // The learning curve beside the results: loss per update, metrics per evaluation.
+        let curves = self.adapters_dir.with_file_name("curves");
+        if std::fs::create_dir_all(&curves).is_ok() {
+            let curve = serde_json::json!({
+                "run_id": spec.id(),
+                "label": spec.short_label(),
+                "best_step": outcome.best_step,
+                "losses": outcome.losses,
+                "evals": outcome.evals,
+            });
+            let _ = std::fs::write(
+                curves.join(format!("{}.json", &spec.id()[..16])),
+                curve.to_string(),
+            );
+        }
+        let mut base = base_row(spec, backend, &format!("{device:?}"));
+        base.main_metric = task.metrics()[0].to_string();
+        base.trainable_params = body as u64;
+        base.trainable_with_head = with_head as u64;
+        base.percent_trainable = 100.0 * body as f64 / pretrained as f64;
+        base.steps = outcome.steps as u64;
+        base.train_samples_per_s =
+            Some(outcome.train_samples as f64 / outcome.train_seconds.max(1e-9));
+        base.peak_memory_bytes = peak_rss_bytes();
+        let mut rows = Vec::new();
+        match outcome.ending {
+            Ending::Diverged { at_step, loss } => {
+                base.status = Status::Diverged;
+                base.note = format!("loss {loss} at step {at_step}");
+                base.split = eval_name;
+                base.wall_s = started.elapsed().as_secs_f64();
+                rows.push(base);
+                return Ok(rows);
+            }
+            // The best step and the whole curve are in results/<sweep>/curves/.
+            Ending::EarlyStopped { at_step } => base.note = format!("early stop at step {at_step}"),
+            Ending::Finished => {}
+        }
+        if let Some(note) = sample_note(&spec.data_dir) {
+            base.sample_data = true;
+            base.note = if base.note.is_empty() {
+                note
+            } else {
+                format!("{note}; {}", base.note)
+            };
+        }
+        base.adapter_bytes = save_adapter(
+            &outcome.model,
+            &loaded.config,
+            &spec.method,
+            &self.adapters_dir.join(&spec.id()[..16]),
+        );
+        let mut row = base.clone();
+        row.split = eval_name;
+        row.metrics = outcome.best.clone();
+        if let Some(test) = test {
+            let metrics = evaluate(&outcome.model.valid(), task, &test, &encoder, 64, &device)?;
+            let mut test_row = base.clone();
+            test_row.split = eval_split.as_str().to_string();
+            test_row.metrics = metrics;
+            test_row.wall_s = started.elapsed().as_secs_f64();
+            rows.push(test_row);
+        }
+        row.wall_s = started.elapsed().as_secs_f64();
+        rows.insert(0, row);
+        Ok(rows)
+    }
+}
+
+/// The GLUE split a task is evaluated on (GLUE's test labels are not public).
+fn eval_split(task: GlueTask) -> Split {
+    if task == GlueTask::Mnli {
+        Split::ValidationMatched
+    } else {
+        Split::Validation
+    }
+}
+
+/// Data under `datasets/samples/` is the embedded stand-in, never the benchmark.
+fn sample_note(data_dir: &Path) -> Option<String> {
+    let s = data_dir.to_string_lossy();
+    s.contains("datasets/samples").then(|| {
+        format!(
+            "SAMPLE DATA ({s}: real sentiment corpora in GLUE's format, see datasets/samples/README.md), not GLUE"
+        )
+    })
+}
+
+/// Writes the trained method as an adapter (AdapterHub's format where it can say it, else
+/// peft's) and returns the weight file's size.
+fn save_adapter<B: burn::tensor::backend::Backend>(
+    model: &peftgrid_model::Model<B>,
+    config: &peftgrid_model::ModelConfig,
+    method: &MethodSpec,
+    dir: &Path,
+) -> Option<u64> {
+    if method.modifications.is_empty() {
+        return None;
+    }
+    let size = |f: &str| std::fs::metadata(dir.join(f)).ok().map(|m| m.len());
+    if peftgrid_model::adapterhub::save_adapter(model, config, method, &method.name, dir).is_ok() {
+        return size(peftgrid_model::adapterhub::WEIGHT_FILES[0]);
+    }
+    if peftgrid_model::peft::save_adapter(model, config, method, dir).is_ok() {
+        return size("adapter_model.safetensors");
+    }
+    None
+}
+
+/// The process's peak resident memory (Linux), the CPU backend's peak memory.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn git_commit() -> String {
+    let run = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    match run(&["rev-parse", "--short=12", "HEAD"]) {
+        Some(c) => {
+            let dirty = run(&["status", "--porcelain", "--untracked-files=no"])
+                .is_some_and(|s| !s.is_empty());
+            if dirty {
+                format!("{c}-dirty")
+            } else {
+                c
+            }
+        }
+        None => "unknown".into(),
+    }
+}
+
+/// The design dimensions of a method, `+`-joined per modification.
+fn dimensions(m: &MethodSpec) -> [String; 5] {
+    let join = |f: &dyn Fn(&peftgrid_zoo::ModificationSpec) -> String| {
+        m.modifications.iter().map(f).collect::<Vec<_>>().join("+")
+    };
+    [
+        join(&|x| x.form.name().to_string()),
+        join(&|x| x.at.iter().map(|p| p.name()).collect::<Vec<_>>().join(",")),
+        join(&|x| {
+            serde_json::to_value(x.insertion)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default()
+        }),
+        join(&|x| match x.composition {
+            peftgrid_zoo::Composition::Add => "add".into(),
+            peftgrid_zoo::Composition::Scaled { s } => format!("scaled({s})"),
+            peftgrid_zoo::Composition::AlphaOverRank { alpha } => format!("alpha/r({alpha})"),
+            peftgrid_zoo::Composition::Learned { .. } => "learned".into(),
+            peftgrid_zoo::Composition::Gated => "gated".into(),
+        }),
+        m.modifications
+            .iter()
+            .filter_map(|x| x.budget.map(|b| b.to_string()))
+            .collect::<Vec<_>>()
+            .join("+"),
+    ]
+}
+
+fn base_row(spec: &RunSpec, backend: BackendKind, device: &str) -> ResultRow {
+    let [forms, positions, insertions, compositions, budgets] = dimensions(&spec.method);
+    ResultRow {
+        run_id: spec.id(),
+        sweep: spec.sweep.clone(),
+        config_json: serde_json::to_string(spec).unwrap_or_default(),
+        method: spec.method.name.clone(),
+        forms,
+        positions,
+        insertions,
+        compositions,
+        budgets,
+        backbone: spec
+            .backbone
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default(),
+        // The task's label: two stand-ins in SST-2's format are two tasks, not one.
+        task: spec.task_name.clone(),
+        split: String::new(),
+        metrics: Default::default(),
+        main_metric: String::new(),
+        trainable_params: 0,
+        trainable_with_head: 0,
+        percent_trainable: 0.0,
+        peak_memory_bytes: None,
+        train_samples_per_s: None,
+        wall_s: 0.0,
+        adapter_bytes: None,
+        seed: spec.seed,
+        steps: 0,
+        backend: backend.name().to_string(),
+        device: device.to_string(),
+        peftgrid_version: env!("CARGO_PKG_VERSION").to_string(),
+        git_commit: git_commit(),
+        status: Status::Ok,
+        note: String::new(),
+        sample_data: sample_note(&spec.data_dir).is_some(),
+        finished_at: now_rfc3339(),
+    }
+}
+
+/// A run that could not train (bad data, missing file): recorded, and the sweep goes on.
+fn failed_row(spec: &RunSpec, backend: BackendKind, error: &str) -> ResultRow {
+    let mut row = base_row(spec, backend, "");
+    row.status = Status::Failed;
+    row.note = error.to_string();
+    row.split = "-".into();
+    row
+}
+
+fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}

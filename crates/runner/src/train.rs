@@ -1,0 +1,559 @@
+//! The training and evaluation loop (custom, not Burn's Learner), for sequence classification
+//! and regression (GLUE and the sample tasks).
+//!
+//! Optimisation follows what the papers' PyTorch code does:
+//! - AdamW (Loshchilov & Hutter) as `torch.optim.AdamW`: decoupled decay p ← p(1 − lr·λ), bias-
+//!   corrected moments, ε = 1e-8 added to √v̂ (Burn's `AdamW` computes exactly this), with no
+//!   decay on biases and LayerNorm parameters (two parameter groups, as HF's Trainer makes them);
+//! - global gradient-norm clipping as `torch.nn.utils.clip_grad_norm_` (one norm over every
+//!   trained tensor, coefficient max_norm / (norm + 1e-6) capped at 1), not Burn's per-tensor
+//!   clipping;
+//! - HF's `get_linear_schedule_with_warmup`: the k-th update uses lr·k/w during warm-up, then
+//!   lr·(T − k)/(T − w);
+//! - gradient accumulation with the loss divided by the number of micro-batches;
+//! - cross-entropy with label smoothing as `torch.nn.CrossEntropyLoss(label_smoothing=ε)`, MSE
+//!   for one-output regression (STS-B), as `*ForSequenceClassification` does.
+//!
+//! A NaN or infinite loss ends the run as diverged (the sweep goes on).
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use anyhow::Context;
+use burn::module::{AutodiffModule, ModuleVisitor, Param, ParamId};
+use burn::optim::adaptor::OptimizerAdaptor;
+use burn::optim::{AdamW, AdamWConfig, GradientsAccumulator, GradientsParams, Optimizer};
+use burn::prelude::*;
+use burn::tensor::activation;
+use burn::tensor::backend::AutodiffBackend;
+use peftgrid_data::{GlueTask, Label, TextEncoder};
+use peftgrid_model::{Inputs, Model};
+
+use crate::experiment::{Schedule, TrainConfig};
+use serde::{Deserialize, Serialize};
+
+/// HF's linear schedule with warm-up: the learning rate of update `k` (0-based) of `total`.
+#[cfg(test)]
+fn linear_schedule(lr: f64, k: usize, warmup: usize, total: usize) -> f64 {
+    schedule(Schedule::Linear, lr, k, warmup, total)
+}
+
+/// The learning rate of update `k` (0-based) of `total` under HF's schedules with warm-up
+/// (`get_linear_schedule_with_warmup`, `get_cosine_schedule_with_warmup`,
+/// `get_constant_schedule_with_warmup`).
+pub fn schedule(kind: Schedule, lr: f64, k: usize, warmup: usize, total: usize) -> f64 {
+    if k < warmup {
+        return lr * k as f64 / warmup.max(1) as f64;
+    }
+    let progress = (k - warmup) as f64 / (total.saturating_sub(warmup)).max(1) as f64;
+    match kind {
+        Schedule::Linear => lr * (total.saturating_sub(k)) as f64 / (total - warmup).max(1) as f64,
+        Schedule::Cosine => lr * (0.5 * (1.0 + (std::f64::consts::PI * progress).cos())).max(0.0),
+        Schedule::Constant => lr,
+    }
+}
+
+/// Whether weight decay applies to the parameter at `path` (HF Trainer: not to biases nor to
+/// LayerNorm weights).
+pub fn decays(path: &[String]) -> bool {
+    let last = path.last().map(String::as_str).unwrap_or("");
+    let in_norm = path
+        .iter()
+        .any(|p| p.contains("norm") || p.contains("Norm"));
+    !(last == "bias" || last == "beta" || last == "gamma" || in_norm)
+}
+
+/// Trained parameters of a model by group, and their global gradient norm.
+struct Groups<'a, B: AutodiffBackend> {
+    path: Vec<String>,
+    grads: &'a mut GradientsParams,
+    decay: GradientsParams,
+    no_decay: GradientsParams,
+    scale: f64,
+    sq_norm: f64,
+    collect: bool,
+    _b: std::marker::PhantomData<B>,
+}
+
+impl<B: AutodiffBackend> ModuleVisitor<B> for Groups<'_, B> {
+    fn enter_module(&mut self, name: &str, _: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.path.pop();
+    }
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        let id: ParamId = param.id;
+        if !self.collect {
+            if let Some(g) = self.grads.get::<B::InnerBackend, D>(id) {
+                let s: f64 = g.powi_scalar(2).sum().into_scalar().elem();
+                self.sq_norm += s;
+            }
+            return;
+        }
+        if let Some(g) = self.grads.remove::<B::InnerBackend, D>(id) {
+            let g = if self.scale < 1.0 {
+                g.mul_scalar(self.scale)
+            } else {
+                g
+            };
+            if decays(&self.path) {
+                self.decay.register(id, g);
+            } else {
+                self.no_decay.register(id, g);
+            }
+        }
+    }
+}
+
+/// AdamW in two parameter groups (with and without weight decay), with global clipping.
+pub struct GroupedAdamW<B: AutodiffBackend, M: AutodiffModule<B>> {
+    decay: OptimizerAdaptor<AdamW, M, B>,
+    no_decay: OptimizerAdaptor<AdamW, M, B>,
+    grad_clip: Option<f64>,
+}
+
+impl<B: AutodiffBackend, M: AutodiffModule<B>> GroupedAdamW<B, M> {
+    pub fn new(h: &TrainConfig) -> Self {
+        let config = |wd: f64| {
+            AdamWConfig::new()
+                .with_beta_1(h.adam_betas[0] as f32)
+                .with_beta_2(h.adam_betas[1] as f32)
+                .with_epsilon(h.adam_eps as f32)
+                .with_weight_decay(wd as f32)
+        };
+        Self {
+            decay: config(h.weight_decay).init(),
+            no_decay: config(0.0).init(),
+            // 0 (or less) turns clipping off.
+            grad_clip: (h.grad_clip > 0.0).then_some(h.grad_clip),
+        }
+    }
+
+    /// One update; returns the model and the gradient norm before clipping.
+    pub fn step(&mut self, lr: f64, model: M, mut grads: GradientsParams) -> (M, f64) {
+        let mut groups = Groups::<B> {
+            path: Vec::new(),
+            grads: &mut grads,
+            decay: GradientsParams::new(),
+            no_decay: GradientsParams::new(),
+            scale: 1.0,
+            sq_norm: 0.0,
+            collect: false,
+            _b: std::marker::PhantomData,
+        };
+        model.visit(&mut groups);
+        let norm = groups.sq_norm.sqrt();
+        if let Some(max) = self.grad_clip {
+            groups.scale = (max / (norm + 1e-6)).min(1.0);
+        }
+        groups.collect = true;
+        model.visit(&mut groups);
+        let (decay, no_decay) = (groups.decay, groups.no_decay);
+        let model = self.decay.step(lr, model, decay);
+        let model = self.no_decay.step(lr, model, no_decay);
+        (model, norm)
+    }
+}
+
+/// A GLUE-format task, loaded.
+pub struct TextTaskData {
+    pub task: GlueTask,
+    pub train: Vec<peftgrid_data::TextExample>,
+    pub eval: Vec<peftgrid_data::TextExample>,
+    pub eval_split: String,
+}
+
+/// Progress, for a progress bar.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub step: usize,
+    pub total: usize,
+    pub loss: f64,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Ending {
+    Finished,
+    EarlyStopped { at_step: usize },
+    Diverged { at_step: usize, loss: f64 },
+}
+
+pub struct Outcome<B: AutodiffBackend> {
+    pub ending: Ending,
+    /// Metrics (×100) of the best evaluation, on `eval_split`.
+    pub best: BTreeMap<String, f64>,
+    pub best_step: usize,
+    pub steps: usize,
+    pub train_samples: usize,
+    pub train_seconds: f64,
+    /// (step, metrics) of every evaluation.
+    pub evals: Vec<(usize, BTreeMap<String, f64>)>,
+    /// (step, mean loss of the update).
+    pub losses: Vec<(usize, f64)>,
+    /// The model at its best evaluation.
+    pub model: Model<B>,
+}
+
+fn batch_inputs<Bk: Backend>(b: &peftgrid_data::TextBatch, device: &Bk::Device) -> Inputs<Bk> {
+    let shape = [b.batch, b.seq_len];
+    let int =
+        |v: &[i64]| Tensor::<Bk, 2, Int>::from_data(TensorData::new(v.to_vec(), shape), device);
+    Inputs {
+        input_ids: Some(int(&b.input_ids)),
+        attention_mask: Some(int(&b.attention_mask)),
+        token_type_ids: Some(int(&b.token_type_ids)),
+        pixel_values: None,
+    }
+}
+
+/// The loss of `logits` (`[b, n]`) against `labels`.
+fn loss<Bk: Backend>(
+    logits: Tensor<Bk, 2>,
+    labels: &[Label],
+    label_smoothing: f64,
+    device: &Bk::Device,
+) -> anyhow::Result<Tensor<Bk, 1>> {
+    let [b, n] = logits.dims();
+    if n == 1 {
+        let y: Vec<f32> = labels
+            .iter()
+            .map(|l| match l {
+                Label::Score(s) => Ok(*s),
+                other => anyhow::bail!("a regression head needs scores, got {other:?}"),
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let y = Tensor::<Bk, 1>::from_data(TensorData::new(y, [b]), device);
+        return Ok((logits.reshape([b]) - y).powi_scalar(2).mean());
+    }
+    let y: Vec<i64> = labels
+        .iter()
+        .map(|l| match l {
+            Label::Class(c) if *c < n => Ok(*c as i64),
+            other => anyhow::bail!("a {n}-class head needs class labels, got {other:?}"),
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let y = Tensor::<Bk, 2, Int>::from_data(TensorData::new(y, [b, 1]), device);
+    let logp = activation::log_softmax(logits, 1);
+    let nll = logp.clone().gather(1, y).neg().mean();
+    if label_smoothing == 0.0 {
+        return Ok(nll);
+    }
+    let smooth = logp.mean_dim(1).neg().mean();
+    Ok(nll.mul_scalar(1.0 - label_smoothing) + smooth.mul_scalar(label_smoothing))
+}
+
+/// Metrics (×100, GLUE convention) of `model` on `examples`.
+pub fn evaluate<Bk: Backend>(
+    model: &Model<Bk>,
+    task: GlueTask,
+    examples: &[peftgrid_data::TextExample],
+    encoder: &TextEncoder,
+    batch_size: usize,
+    device: &Bk::Device,
+) -> anyhow::Result<BTreeMap<String, f64>> {
+    let (mut pred_class, mut pred_score) = (Vec::new(), Vec::new());
+    let indices: Vec<usize> = (0..examples.len()).collect();
+    for chunk in indices.chunks(batch_size.max(1)) {
+        let batch = encoder.encode_batch(examples, chunk)?;
+        let logits = model
+            .forward(batch_inputs::<Bk>(&batch, device))?
+            .logits
+            .context("the model has no task head")?;
+        let [b, n] = logits.dims();
+        let values: Vec<f32> = logits
+            .into_data()
+            .convert::<f32>()
+            .into_vec()
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        for row in values.chunks(n).take(b) {
+            if n == 1 {
+                pred_score.push(row[0] as f64);
+            } else {
+                let best = row
+                    .iter()
+                    .enumerate()
+                    .max_by(|a, b| a.1.total_cmp(b.1))
+                    .map(|(i, _)| i)
+                    .unwrap_or(0);
+                pred_class.push(best);
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    for &metric in task.metrics() {
+        let value = if task.num_labels() == 1 {
+            let gold: Vec<f64> = examples
+                .iter()
+                .map(|e| match e.label {
+                    Label::Score(s) => s as f64,
+                    _ => f64::NAN,
+                })
+                .collect();
+            match metric {
+                "pearson" => peftgrid_metrics::correlation::pearson(&pred_score, &gold)?,
+                "spearman" => peftgrid_metrics::correlation::spearman(&pred_score, &gold)?,
+                other => anyhow::bail!("metric {other} on a regression task"),
+            }
+        } else {
+            let gold: Vec<usize> = examples
+                .iter()
+                .map(|e| match e.label {
+                    Label::Class(c) => Ok(c),
+                    ref other => {
+                        anyhow::bail!("evaluation example without a class label: {other:?}")
+                    }
+                })
+                .collect::<anyhow::Result<_>>()?;
+            match metric {
+                "accuracy" => peftgrid_metrics::classification::accuracy(&pred_class, &gold)?,
+                "f1" => peftgrid_metrics::classification::f1(&pred_class, &gold)?,
+                "mcc" => peftgrid_metrics::classification::matthews_corrcoef(&pred_class, &gold)?,
+                other => anyhow::bail!("metric {other} on a classification task"),
+            }
+        };
+        out.insert(metric.to_string(), value * 100.0);
+    }
+    Ok(out)
+}
+
+/// Trains `model` (method applied and frozen, head set) on a text task.
+pub fn train_text<B: AutodiffBackend>(
+    mut model: Model<B>,
+    data: &TextTaskData,
+    encoder: &TextEncoder,
+    h: &TrainConfig,
+    seed: u64,
+    device: &B::Device,
+    progress: &mut dyn FnMut(Progress),
+) -> anyhow::Result<Outcome<B>> {
+    anyhow::ensure!(!data.train.is_empty(), "no training examples");
+    anyhow::ensure!(
+        !data.eval.is_empty(),
+        "no evaluation examples ({})",
+        data.eval_split
+    );
+    let lengths = encoder.lengths(&data.train)?;
+    let accum = h.grad_accum.max(1);
+    let per_epoch = lengths.len().div_ceil(h.batch_size.max(1)).div_ceil(accum);
+    let total = h.max_steps.map_or(per_epoch * h.epochs.max(1), |m| {
+        m.min(per_epoch * h.epochs.max(1)).max(1)
+    });
+    let warmup = h
+        .warmup_steps
+        .unwrap_or((h.warmup_ratio * total as f64).ceil() as usize);
+    anyhow::ensure!(
+        h.batch_tokens.is_none(),
+        "batch_tokens (token-budget batches) is for seq2seq tasks; use batch_size here"
+    );
+    let eval_every = h.eval_every.unwrap_or(per_epoch).max(1);
+    let main_metric = data.task.metrics()[0];
+
+    let mut optim = GroupedAdamW::<B, Model<B>>::new(h);
+    let mut step = 0usize;
+    let mut samples = 0usize;
+    let started = Instant::now();
+    let mut evals = Vec::new();
+    let mut losses = Vec::new();
+    // (score, step, metrics, model) of the best evaluation so far.
+    type Best<B> = (f64, usize, BTreeMap<String, f64>, Model<B>);
+    let mut best: Option<Best<B>> = None;
+    let mut since_best = 0usize;
+    let mut ending = Ending::Finished;
+
+    'epochs: for epoch in 0..h.epochs.max(1) {
+        let batches = peftgrid_data::bucketed_batches(
+            &lengths,
+            h.batch_size.max(1),
+            seed.wrapping_add(epoch as u64),
+            true,
+        );
+        for group in batches.chunks(accum) {
+            let mut acc = GradientsAccumulator::<Model<B>>::new();
+            let mut update_loss = 0.0;
+            for indices in group {
+                let batch = encoder.encode_batch(&data.train, indices)?;
+                let out = model.forward(batch_inputs::<B>(&batch, device))?;
+                let logits = out.logits.context("the model has no task head")?;
+                let l = loss(logits, &batch.labels, h.label_smoothing, device)?
+                    .div_scalar(group.len() as f64);
+                let value: f64 = l.clone().into_scalar().elem();
+                if !value.is_finite() {
+                    ending = Ending::Diverged {
+                        at_step: step,
+                        loss: value,
+                    };
+                    break 'epochs;
+                }
+                update_loss += value;
+                samples += indices.len();
+                acc.accumulate(&model, GradientsParams::from_grads(l.backward(), &model));
+            }
+            let lr = schedule(h.schedule, h.lr, step, warmup, total);
+            let (next, _grad_norm) = optim.step(lr, model, acc.grads());
+            model = next;
+            step += 1;
+            losses.push((step, update_loss));
+            progress(Progress {
+                step,
+                total,
+                loss: update_loss,
+            });
+            if step.is_multiple_of(eval_every) || step == total {
+                let metrics = evaluate(&model.valid(), data.task, &data.eval, encoder, 64, device)?;
+                let score = metrics.get(main_metric).copied().unwrap_or(f64::NAN);
+                evals.push((step, metrics.clone()));
+                if best.as_ref().is_none_or(|(b, ..)| score > *b) {
+                    best = Some((score, step, metrics, model.clone()));
+                    since_best = 0;
+                } else {
+                    since_best += 1;
+                    if h.patience.is_some_and(|p| since_best >= p) {
+                        ending = Ending::EarlyStopped { at_step: step };
+                        break 'epochs;
+                    }
+                }
+            }
+            if step >= total {
+                break 'epochs;
+            }
+        }
+    }
+    let train_seconds = started.elapsed().as_secs_f64();
+    let (best_metrics, best_step, best_model) = match best {
+        Some((_, s, m, model)) => (m, s, model),
+        None => (BTreeMap::new(), 0, model),
+    };
+    Ok(Outcome {
+        ending,
+        best: best_metrics,
+        best_step,
+        steps: step,
+        train_samples: samples,
+        train_seconds,
+        evals,
+        losses,
+        model: best_model,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::module::Module;
+
+    #[test]
+    fn schedule_is_hf_linear_with_warmup() {
+        // get_linear_schedule_with_warmup(num_warmup_steps=2, num_training_steps=10)
+        let lrs: Vec<f64> = (0..10).map(|k| linear_schedule(1.0, k, 2, 10)).collect();
+        assert_eq!(
+            lrs,
+            [0.0, 0.5, 1.0, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25, 0.125]
+        );
+    }
+
+    type AD = burn::backend::Autodiff<burn::backend::NdArray<f32>>;
+
+    #[derive(Module, Debug)]
+    struct Toy<B: Backend> {
+        weight: Param<Tensor<B, 2>>,
+        bias: Param<Tensor<B, 1>>,
+    }
+
+    /// Against `tests/data/reference_adamw.py` (torch 2.15): AdamW with a decayed weight and an
+    /// undecayed bias, clip_grad_norm_(0.5), HF's linear schedule, five updates. Burn forms the
+    /// bias corrections 1 − βᵗ in f32 where torch uses Python floats, hence ~1e-6, not 1e-7.
+    #[test]
+    fn grouped_adamw_matches_torch() {
+        let device = Default::default();
+        let t2 =
+            |v: Vec<f32>, s: [usize; 2]| Tensor::<AD, 2>::from_data(TensorData::new(v, s), &device);
+        let x = t2(
+            vec![
+                1.0, -2.0, 0.5, 0.3, 0.8, -1.2, 2.0, 0.1, 0.7, -0.4, 1.5, 1.0,
+            ],
+            [4, 3],
+        );
+        let y = t2(vec![0.5, -1.0, 1.0, 0.2, -0.3, 0.8, 0.9, -0.6], [4, 2]);
+        let mut toy = Toy {
+            weight: Param::from_tensor(t2(vec![0.1, -0.2, 0.3, 0.4, -0.5, 0.6], [3, 2])),
+            bias: Param::from_tensor(Tensor::from_data(
+                TensorData::new(vec![0.05f32, -0.05], [2]),
+                &device,
+            )),
+        };
+        let h = TrainConfig {
+            lr: 0.1,
+            weight_decay: 0.1,
+            grad_clip: 0.5,
+            ..TrainConfig::default()
+        };
+        let mut optim = GroupedAdamW::<AD, Toy<AD>>::new(&h);
+        let mut norms = Vec::new();
+        for k in 0..5 {
+            let out = x.clone().matmul(toy.weight.val()) + toy.bias.val().unsqueeze();
+            let loss = (out - y.clone()).powi_scalar(2).sum();
+            let grads = GradientsParams::from_grads(loss.backward(), &toy);
+            let (next, norm) = optim.step(linear_schedule(0.1, k, 1, 5), toy, grads);
+            toy = next;
+            norms.push(norm);
+        }
+        let close = |ours: &[f64], theirs: &[f64], tol: f64| {
+            assert_eq!(ours.len(), theirs.len());
+            for (a, b) in ours.iter().zip(theirs) {
+                assert!((a - b).abs() < tol, "{ours:?} vs torch {theirs:?}");
+            }
+        };
+        close(
+            &norms,
+            &[
+                8.900219917297363,
+                8.900219917297363,
+                6.55843448638916,
+                5.764681339263916,
+                5.423892974853516,
+            ],
+            1e-5,
+        );
+        let w: Vec<f64> = toy
+            .weight
+            .val()
+            .into_data()
+            .convert::<f64>()
+            .into_vec()
+            .unwrap();
+        let b: Vec<f64> = toy
+            .bias
+            .val()
+            .into_data()
+            .convert::<f64>()
+            .into_vec()
+            .unwrap();
+        close(
+            &w,
+            &[
+                0.13410930335521698,
+                0.053309179842472076,
+                0.11551390588283539,
+                0.1693708449602127,
+                -0.24815216660499573,
+                0.33665770292282104,
+            ],
+            5e-6,
+        );
+        close(&b, &[0.2972918152809143, -0.29007118940353394], 5e-6);
+    }
+
+    #[test]
+    fn no_decay_on_biases_and_layer_norms() {
+        let p = |s: &str| s.split('.').map(String::from).collect::<Vec<_>>();
+        assert!(decays(&p("layers.0.attention.query.weight")));
+        assert!(!decays(&p("layers.0.attention.query.bias")));
+        assert!(!decays(&p("layers.0.ffn_norm.gamma")));
+        assert!(!decays(&p("embeddings.norm.beta")));
+        assert!(decays(&p(
+            "layers.0.sites.ffn.mods.0.Bottleneck.down.Dense.weight"
+        )));
+    }
+}
