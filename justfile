@@ -23,9 +23,21 @@ sweep name="glue" backend="ndarray" *flags="": fetch-minilm
         --backend {{backend}} sweep experiments/{{name}}.toml \
         {{ if path_exists("experiments/" + name + "-sample.toml") == "true" { "--fallback experiments/" + name + "-sample.toml" } else { "" } }} {{flags}}
 
-# Every test of the workspace (fetches MiniLM first so that its test runs too).
+# Every test of the workspace (fetches MiniLM first so that its test runs too), then the CI
+# regression sweep.
 test: fetch-minilm
     cargo test --workspace
+    just regress-ci
+
+# The tiny CI sweep (experiments/ci-tiny.toml) checked against results/ci-baseline.parquet:
+# budgets unchanged, nothing diverged or failed, no score drop beyond 20 points (12 dev sentences).
+regress-ci: fetch-minilm
+    #!/usr/bin/env bash
+    set -euo pipefail
+    out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
+    cargo run -q -p peftgrid-runner -- sweep experiments/ci-tiny.toml --results "$out/results" --no-report
+    cargo run -q -p peftgrid-runner -- regress --baseline results/ci-baseline.parquet \
+        --current "$out/results/ci-tiny.parquet" --tolerance 20
 
 # Download all-MiniLM-L6-v2 (config.json, model.safetensors, tokenizer.json) into models/.
 fetch-minilm:

@@ -1,7 +1,13 @@
 //! The `score_vs_params` chart: for each task, the main metric against the % of trainable
 //! parameters (log x), one colour per method family (the `forms` of a row, or the method name
 //! for methods without modifications), a point per (method, budgets) at the median over seeds
-//! with a min–max error bar, and a line through the budgets of each method.
+//! with a min–max error bar, and a line through the budgets of each method. The Pareto-optimal
+//! points (see [`pareto_front`]) get a grey diamond behind their marker, joined by a dashed-grey
+//! step line labelled "Pareto front".
+//!
+//! The same renderer draws the `score_vs_budget` chart (small multiples: one panel per (task,
+//! design dimension), x = the budget knob), with [`ChartPanel::x_desc`] naming the x axis and
+//! [`ChartPanel::pareto`] off.
 //!
 //! No system font is read: text is laid out (and, in the PNG, drawn) with the DejaVu Sans subset
 //! in `assets/` (Latin-1, Greek, a few symbols; Bitstream Vera licence, `assets/LICENSE-DejaVu`)
@@ -65,8 +71,58 @@ pub struct ChartPanel {
     /// The y axis: the task's main metric.
     pub metric: String,
     pub series: Vec<ChartSeries>,
-    /// Cells at 0 % trainable parameters, which a log axis cannot show.
+    /// Cells at 0 % trainable parameters (or a budget of 0), which a log axis cannot show.
     pub skipped_zero: usize,
+    /// The x axis' description; empty: "% trainable parameters (log scale)".
+    pub x_desc: String,
+    /// Mark the Pareto front of the panel's points (higher score and fewer parameters).
+    pub pareto: bool,
+    /// Lower values of the metric are better (a loss): the front minimises the score.
+    pub lower_better: bool,
+}
+
+/// The Pareto-optimal points of (percent trainable, score) pairs, higher scores better: the
+/// indices of the points that no other point dominates (a score ≥ theirs with a percent ≤
+/// theirs, one of the two strictly), sorted by percent (then score, then index). Identical
+/// points do not dominate each other: both are on the front. Points with a non-finite
+/// coordinate are left out. For a metric where lower is better, pass the negated scores.
+pub fn pareto_front(points: &[(f64, f64)]) -> Vec<usize> {
+    let finite = |p: &(f64, f64)| p.0.is_finite() && p.1.is_finite();
+    let mut front: Vec<usize> = (0..points.len())
+        .filter(|&i| finite(&points[i]))
+        .filter(|&i| {
+            let (px, py) = points[i];
+            !points
+                .iter()
+                .any(|q| finite(q) && q.0 <= px && q.1 >= py && (q.0 < px || q.1 > py))
+        })
+        .collect();
+    front.sort_by(|&a, &b| {
+        points[a]
+            .0
+            .total_cmp(&points[b].0)
+            .then(points[a].1.total_cmp(&points[b].1))
+            .then(a.cmp(&b))
+    });
+    front
+}
+
+/// The Pareto front of a panel's points, as (x, y) in x order.
+pub(crate) fn panel_front(panel: &ChartPanel) -> Vec<(f64, f64)> {
+    let points: Vec<(f64, f64)> = panel
+        .series
+        .iter()
+        .flat_map(|s| &s.points)
+        .map(|p| (p.x, p.y))
+        .collect();
+    let scored: Vec<(f64, f64)> = points
+        .iter()
+        .map(|&(x, y)| (x, if panel.lower_better { -y } else { y }))
+        .collect();
+    pareto_front(&scored)
+        .into_iter()
+        .map(|i| points[i])
+        .collect()
 }
 
 fn register_font() {
@@ -147,7 +203,7 @@ fn draw<DB: DrawingBackend>(
     root.fill(&WHITE).map_err(e)?;
     if panels.is_empty() {
         root.draw(&Text::new(
-            "no ok runs to plot",
+            "nothing to plot (no ok runs with a main metric here)",
             (20, 20),
             ("sans-serif", 18).into_font(),
         ))
@@ -192,7 +248,11 @@ fn draw_panel<DB: DrawingBackend>(
         .build_cartesian_2d((x0..x1).log_scale(), y0..y1)?;
     chart
         .configure_mesh()
-        .x_desc("% trainable parameters (log scale)")
+        .x_desc(if panel.x_desc.is_empty() {
+            "% trainable parameters (log scale)"
+        } else {
+            panel.x_desc.as_str()
+        })
         .y_desc(panel.metric.as_str())
         .x_label_formatter(&|v| tick(*v))
         .y_label_formatter(&|v| tick(*v))
@@ -200,6 +260,36 @@ fn draw_panel<DB: DrawingBackend>(
         .axis_desc_style(("sans-serif", 13))
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
+    if panel.pareto {
+        // Behind the data: a step line through the front and a diamond under each of its points.
+        let front = panel_front(panel);
+        let grey = RGBColor(90, 90, 90);
+        let mut steps: Vec<(f64, f64)> = Vec::new();
+        for (i, &(x, y)) in front.iter().enumerate() {
+            if i > 0 {
+                steps.push((x, front[i - 1].1));
+            }
+            steps.push((x, y));
+        }
+        if !front.is_empty() {
+            chart
+                .draw_series(DashedLineSeries::new(steps, 6, 4, grey.stroke_width(2)))?
+                .label("Pareto front")
+                .legend(move |(x, y)| {
+                    PathElement::new(
+                        vec![(x, y + 4), (x + 5, y + 4), (x + 5, y - 4), (x + 10, y - 4)],
+                        grey.stroke_width(2),
+                    )
+                });
+            chart.draw_series(front.iter().map(|&(x, y)| {
+                EmptyElement::at((x, y))
+                    + Polygon::new(
+                        vec![(0, -10), (10, 0), (0, 10), (-10, 0)],
+                        grey.mix(0.45).filled(),
+                    )
+            }))?;
+        }
+    }
     for (i, series) in panel.series.iter().enumerate() {
         let (r, g, b) = PALETTE[i % PALETTE.len()];
         let color = RGBColor(r, g, b);

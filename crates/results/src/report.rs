@@ -1,5 +1,24 @@
 //! Paper-style reports of a results file: `table.md`, `table.tex`, `comparison.md` (beside
-//! published numbers) and the `score_vs_params` chart.
+//! published numbers), `pareto.md`, the `score_vs_params` chart (with the Pareto front marked)
+//! and the `score_vs_budget` chart.
+//!
+//! # Pareto front
+//!
+//! `pareto.md` lists, per (backbone, task), the table cells (method, budgets) that are
+//! Pareto-optimal in (% params, median score): no other cell of the task has a score at least as
+//! good with at most as many trainable parameters, one of the two strictly (see
+//! [`crate::chart::pareto_front`]; "good" is lower for losses). `score_vs_params` marks the
+//! same front among the points it can show (% params > 0).
+//!
+//! # Score vs budget
+//!
+//! `score_vs_budget` has small multiples: per (backbone, task) and per design dimension (forms,
+//! positions, insertions, compositions) whose value varies among the task's ok runs with
+//! budgets, one panel; x = the budget knob (the first number of `budgets`, log scale), one series
+//! per value of the dimension, a point per (value, budget knob) at the median of the main metric
+//! over its runs (the seeds, and the other dimensions' settings that share the value) with a
+//! min–max bar. When no dimension varies, one panel per task has a series per method. Rows
+//! without budgets (or a knob ≤ 0) are left out.
 //!
 //! # Tables
 //!
@@ -66,6 +85,11 @@ pub struct ReportSummary {
     pub comparisons: usize,
     /// Points drawn in the chart.
     pub chart_points: usize,
+    /// Cells on the Pareto fronts of `pareto.md` (all tasks together).
+    pub pareto_points: usize,
+    /// Panels and points of the `score_vs_budget` chart.
+    pub budget_panels: usize,
+    pub budget_chart_points: usize,
     /// Whether any row is sample data (the banner is on).
     pub sample_data: bool,
 }
@@ -132,6 +156,9 @@ pub fn report_rows(
         summary.comparisons = n;
         write("comparison.md", &text, &mut summary.files)?;
     }
+    let (text, n) = model.pareto();
+    summary.pareto_points = n;
+    write("pareto.md", &text, &mut summary.files)?;
     let panels = model.chart_panels();
     summary.chart_points = panels
         .iter()
@@ -143,6 +170,21 @@ pub fn report_rows(
     summary.files.push(svg);
     if options.png {
         let png = out_dir.join("score_vs_params.png");
+        chart::render_png(&panels, &png)?;
+        summary.files.push(png);
+    }
+    let panels = model.budget_panels();
+    summary.budget_panels = panels.len();
+    summary.budget_chart_points = panels
+        .iter()
+        .flat_map(|p| &p.series)
+        .map(|s| s.points.len())
+        .sum();
+    let svg = out_dir.join("score_vs_budget.svg");
+    chart::render_svg(&panels, &svg)?;
+    summary.files.push(svg);
+    if options.png {
+        let png = out_dir.join("score_vs_budget.png");
         chart::render_png(&panels, &png)?;
         summary.files.push(png);
     }
@@ -611,11 +653,207 @@ impl Model {
                     metric: col.metric.clone(),
                     series,
                     skipped_zero: skipped,
+                    x_desc: String::new(),
+                    pareto: true,
+                    lower_better: col.lower_better,
                 });
             }
         }
         panels
     }
+
+    /// `pareto.md` and the number of cells on the fronts.
+    fn pareto(&self) -> (String, usize) {
+        let mut out = format!("# Pareto fronts: {}\n\n", self.title);
+        if let Some(b) = self.banner_md() {
+            let _ = writeln!(out, "{b}\n");
+        }
+        out.push_str(
+            "Per task, the (method, budget) cells that no other cell beats on both axes: a \
+             median score at least as good with at most the % of trainable parameters, one of the \
+             two strictly. Sorted by % params. Score: median over the ok runs ±half the min–max \
+             range (n runs).\n\n",
+        );
+        let several = self.sections.len() > 1;
+        let mut total = 0;
+        let mut any_column = false;
+        for s in &self.sections {
+            for (ci, col) in s.columns.iter().enumerate() {
+                any_column = true;
+                let cells: Vec<(&TableRow, &Cell)> = s
+                    .rows
+                    .iter()
+                    .filter_map(|r| r.cells[ci].as_ref().map(|c| (r, c)))
+                    .collect();
+                let points: Vec<(f64, f64)> = cells
+                    .iter()
+                    .map(|(_, c)| {
+                        let score = if col.lower_better {
+                            -c.median
+                        } else {
+                            c.median
+                        };
+                        (c.percent, score)
+                    })
+                    .collect();
+                let front = chart::pareto_front(&points);
+                let title = if several {
+                    format!(
+                        "{} · {} ({}, {})",
+                        s.backbone, col.task, col.split, col.metric
+                    )
+                } else {
+                    format!("{} ({}, {})", col.task, col.split, col.metric)
+                };
+                let _ = writeln!(out, "## {}\n", md_escape(&title));
+                let better = if col.lower_better { "lower" } else { "higher" };
+                let _ = writeln!(
+                    out,
+                    "{} of {} cells on the front ({better} {} is better).\n",
+                    front.len(),
+                    cells.len(),
+                    md_escape(&col.metric)
+                );
+                let _ = writeln!(
+                    out,
+                    "| method | budget | % params | {} |\n| --- | --- | ---: | ---: |",
+                    md_escape(&col.metric)
+                );
+                for i in &front {
+                    let (row, c) = cells[*i];
+                    let _ = writeln!(
+                        out,
+                        "| {} | {} | {} | {} (n={}) |",
+                        md_escape(&row.method),
+                        md_escape(&row.budgets),
+                        fmt_percent(c.percent),
+                        spread_text(c.median, c.min, c.max, c.n, col.decimals),
+                        c.n
+                    );
+                }
+                out.push('\n');
+                total += front.len();
+            }
+        }
+        if !any_column {
+            out.push_str("No run finished ok.\n");
+        }
+        (out, total)
+    }
+
+    /// The `score_vs_budget` panels (see the module documentation).
+    fn budget_panels(&self) -> Vec<ChartPanel> {
+        type Dim = (&'static str, fn(&ResultRow) -> &str);
+        const DIMS: [Dim; 4] = [
+            ("forms", |r| &r.forms),
+            ("positions", |r| &r.positions),
+            ("insertions", |r| &r.insertions),
+            ("compositions", |r| &r.compositions),
+        ];
+        const BY_METHOD: Dim = ("method", |r| &r.method);
+        let several = self.sections.len() > 1;
+        let mut panels = Vec::new();
+        for s in &self.sections {
+            for col in &s.columns {
+                let runs: Vec<(&ResultRow, f64, f64)> = s
+                    .ok_rows
+                    .iter()
+                    .filter(|r| r.task == col.task && r.split == col.split)
+                    .filter_map(|r| {
+                        let knob = budget_knob(&r.budgets)?;
+                        let v = r.metrics.get(&col.metric).copied()?;
+                        v.is_finite().then_some((r, knob, v))
+                    })
+                    .collect();
+                if runs.is_empty() {
+                    continue;
+                }
+                let mut dims: Vec<Dim> = DIMS
+                    .into_iter()
+                    .filter(|(_, get)| first_seen(runs.iter().map(|(r, _, _)| get(r))).len() > 1)
+                    .collect();
+                if dims.is_empty() {
+                    dims.push(BY_METHOD);
+                }
+                for (name, get) in dims {
+                    let mut series: Vec<ChartSeries> = Vec::new();
+                    let mut skipped = 0;
+                    for value in first_seen(runs.iter().map(|(r, _, _)| get(r))) {
+                        let label = if value.is_empty() {
+                            "(none)".to_string()
+                        } else {
+                            value.to_string()
+                        };
+                        let mine: Vec<(f64, f64)> = runs
+                            .iter()
+                            .filter(|(r, _, _)| get(r) == value)
+                            .map(|(_, k, v)| (*k, *v))
+                            .collect();
+                        let mut knobs: Vec<f64> = mine.iter().map(|(k, _)| *k).collect();
+                        knobs.sort_by(f64::total_cmp);
+                        knobs.dedup();
+                        let mut points = Vec::new();
+                        for k in knobs {
+                            if k <= 0.0 {
+                                skipped += 1;
+                                continue;
+                            }
+                            let values: Vec<f64> = mine
+                                .iter()
+                                .filter(|(x, _)| *x == k)
+                                .map(|(_, v)| *v)
+                                .collect();
+                            let (med, lo, hi) = stats(&values);
+                            points.push(ChartPoint {
+                                method: label.clone(),
+                                x: k,
+                                y: med,
+                                lo,
+                                hi,
+                            });
+                        }
+                        if !points.is_empty() {
+                            series.push(ChartSeries { label, points });
+                        }
+                    }
+                    let task = if several {
+                        format!("{} · {} ({})", s.backbone, col.task, col.split)
+                    } else {
+                        format!("{} ({})", col.task, col.split)
+                    };
+                    panels.push(ChartPanel {
+                        title: format!("{task} by {name}"),
+                        metric: col.metric.clone(),
+                        series,
+                        skipped_zero: skipped,
+                        x_desc: "budget (first number of `budgets`, log scale)".into(),
+                        pareto: false,
+                        lower_better: col.lower_better,
+                    });
+                }
+            }
+        }
+        panels
+    }
+}
+
+/// The budget knob of a `budgets` string: the first number in it (`30+512` → 30, `0.5` → 0.5),
+/// or `None` for no budgets.
+pub(crate) fn budget_knob(budgets: &str) -> Option<f64> {
+    let start = budgets.find(|c: char| c.is_ascii_digit())?;
+    let rest = &budgets[start..];
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(rest.len());
+    let mut num = &rest[..end];
+    // Before the number: a `.` as in `.5`.
+    if start > 0 && budgets.as_bytes()[start - 1] == b'.' {
+        num = &budgets[start - 1..start + end];
+    }
+    num.trim_end_matches('.')
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite())
 }
 
 fn stats(values: &[f64]) -> (f64, f64, f64) {
@@ -1095,5 +1333,10 @@ mod tests {
         assert_eq!(tex_escape("mam_glue 50%"), "mam\\_glue 50\\%");
         assert_eq!(tex_escape("a–b ±1"), "a--b $\\pm$1");
         assert!(lower_is_better("eval_loss") && !lower_is_better("accuracy"));
+        assert_eq!(budget_knob("30+512"), Some(30.0));
+        assert_eq!(budget_knob("0.5"), Some(0.5));
+        assert_eq!(budget_knob(".5+8"), Some(0.5));
+        assert_eq!(budget_knob("r=16"), Some(16.0));
+        assert_eq!(budget_knob(""), None);
     }
 }

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use peftgrid_results::{
-    check_regressions, compare_files, merge, report, report_with, Published, RegressionKind,
+    check_regressions, check_regressions_grouped, compare_files, compare_groups, merge,
+    pareto_front, report, report_rows, report_with, GroupIssue, Published, RegressionKind,
     ReportOptions, ResultRow, ResultStore, ResultsError, Status,
 };
 
@@ -404,11 +405,48 @@ fn report_table_has_medians_spreads_bold_and_averages() {
     );
     assert!(cmp.contains("| Full fine-tuning | full |"), "{cmp}");
 
-    // The chart: one marker per (method, budgets, task) cell.
+    // The chart: one marker per (method, budgets, task) cell, a diamond under each point of the
+    // Pareto fronts: all three on SST-2; on CoLA full (61.0 at 100%) is beaten by lora.
     let svg = std::fs::read_to_string(out.join("score_vs_params.svg")).unwrap();
     assert_eq!(summary.chart_points, 6);
     assert_eq!(svg.matches("<circle").count(), 6, "{svg}");
+    assert_eq!(svg.matches("<polygon").count(), 5, "{svg}");
+    assert!(svg.contains("Pareto front"));
     assert!(svg.contains("glue/sst2 (validation)") && svg.contains("low_rank"));
+    assert_eq!(summary.pareto_points, 5);
+    let pareto = std::fs::read_to_string(out.join("pareto.md")).unwrap();
+    let sst2 = pareto
+        .split("## glue/sst2 (validation, accuracy)")
+        .nth(1)
+        .unwrap();
+    let sst2 = sst2.split("## ").next().unwrap();
+    assert!(
+        sst2.contains(
+            "3 of 3 cells on the front (higher accuracy is better).\n\n\
+             | method | budget | % params | accuracy |\n\
+             | --- | --- | ---: | ---: |\n\
+             | bitfit |  | 0.0812 | 93.2 ±0.2 (n=2) |\n\
+             | lora | 8 | 0.237 | 94.4 ±0.3 (n=3) |\n\
+             | full |  | 100 | 94.6 ±0.5 (n=3) |\n"
+        ),
+        "{pareto}"
+    );
+    let cola = pareto
+        .split("## glue/cola (validation, mcc)")
+        .nth(1)
+        .unwrap();
+    assert!(
+        cola.contains(
+            "2 of 3 cells on the front (higher mcc is better).\n\n\
+             | method | budget | % params | mcc |\n\
+             | --- | --- | ---: | ---: |\n\
+             | bitfit |  | 0.0812 | 58.0 (n=1) |\n\
+             | lora | 8 | 0.237 | 63.2 ±1.0 (n=3) |\n\n"
+        ),
+        "{pareto}"
+    );
+    // Score vs budget: only lora has budgets and nothing varies: one panel per task, by method.
+    assert_eq!((summary.budget_panels, summary.budget_chart_points), (2, 2));
     let png = std::fs::read(out.join("score_vs_params.png")).unwrap();
     assert!(
         png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000,
@@ -426,8 +464,11 @@ fn report_table_has_medians_spreads_bold_and_averages() {
             "table.md",
             "table.tex",
             "comparison.md",
+            "pareto.md",
             "score_vs_params.svg",
-            "score_vs_params.png"
+            "score_vs_params.png",
+            "score_vs_budget.svg",
+            "score_vs_budget.png"
         ]
     );
 }
@@ -703,4 +744,258 @@ fn regressions_are_found_and_not_invented() {
     let regs = check_regressions(&base_path, &cur_path, 5.0).unwrap();
     assert_eq!(regs.len(), 3);
     assert!(check_regressions(&base_path, &cur_path, -1.0).is_err());
+}
+
+#[test]
+fn pareto_front_keeps_the_undominated_points_in_percent_order() {
+    let points = [
+        (1.0, 92.0),
+        (0.1, 90.0),
+        (0.5, 89.0),  // beaten by (0.1, 90)
+        (10.0, 92.0), // as good as (1, 92) with more parameters
+        (100.0, 95.0),
+        (0.1, 90.0), // a tie: both on the front
+        (f64::NAN, 99.0),
+        (50.0, 95.0),
+    ];
+    assert_eq!(pareto_front(&points), vec![1, 5, 0, 7]);
+    assert_eq!(pareto_front(&[]), Vec::<usize>::new());
+    assert_eq!(pareto_front(&[(0.3, 1.0)]), vec![0]);
+    // Lower is better: pass the negated scores.
+    let losses = [(1.0, -0.5), (2.0, -0.4), (3.0, -0.6)];
+    assert_eq!(pareto_front(&losses), vec![0, 1]);
+}
+
+/// `row` with a design: forms and positions.
+fn budget_row(method: &str, budgets: &str, task: &str, seed: u64, value: f64) -> ResultRow {
+    let mut r = row(method, budgets, task, seed, value);
+    match method {
+        "lora" => {}
+        "lora_ffn" => {
+            r.forms = "low_rank".into();
+            r.positions = "ffn".into();
+        }
+        "prefix" => r.positions = "head".into(),
+        _ => {}
+    }
+    r
+}
+
+#[test]
+fn score_vs_budget_has_a_panel_per_task_and_varying_dimension() {
+    let mut rows = Vec::new();
+    for budgets in ["4", "8", "16"] {
+        rows.push(budget_row("lora", budgets, "glue/sst2", 1, 94.0));
+        rows.push(budget_row("lora", budgets, "glue/sst2", 2, 95.0));
+    }
+    for budgets in ["8", "16+2"] {
+        rows.push(budget_row("lora_ffn", budgets, "glue/sst2", 1, 90.0));
+    }
+    for budgets in ["10", "30+512"] {
+        rows.push(budget_row("prefix", budgets, "glue/sst2", 1, 91.0));
+    }
+    // No budgets: not in this chart.
+    rows.push(budget_row("full", "", "glue/sst2", 1, 95.0));
+    // CoLA: only lora q+v, nothing varies: one panel by method.
+    rows.push(budget_row("lora", "8", "glue/cola", 1, 60.0));
+    rows.push(budget_row("lora", "16", "glue/cola", 1, 61.0));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report");
+    let options = ReportOptions {
+        png: false,
+        ..ReportOptions::default()
+    };
+    let summary = report_rows(&rows, &out, None, &options).unwrap();
+    // SST-2 by forms: low_rank at 4, 8, 16 (lora and lora_ffn pooled), prefix at 10, 30: 5;
+    // by positions: q+v 3, ffn 2, head 2: 7. CoLA by method: 2.
+    assert_eq!(
+        (summary.budget_panels, summary.budget_chart_points),
+        (3, 14)
+    );
+    let svg = std::fs::read_to_string(out.join("score_vs_budget.svg")).unwrap();
+    assert_eq!(svg.matches("<circle").count(), 14, "{svg}");
+    assert_eq!(svg.matches("<polygon").count(), 0, "{svg}");
+    for text in [
+        "glue/sst2 (validation) by forms",
+        "glue/sst2 (validation) by positions",
+        "glue/cola (validation) by method",
+        "\nlow_rank\n",
+        "\nprefix\n",
+        "\nq+v\n",
+        "\nffn\n",
+        "\nhead\n",
+        "budget (first number of `budgets`, log scale)",
+    ] {
+        assert!(svg.contains(text), "{text} not in {svg}");
+    }
+    assert!(!svg.contains("by insertions") && !svg.contains("by compositions"));
+    assert!(!out.join("score_vs_budget.png").exists());
+    let names: Vec<_> = summary
+        .files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "table.md",
+            "table.tex",
+            "pareto.md",
+            "score_vs_params.svg",
+            "score_vs_budget.svg"
+        ]
+    );
+}
+
+#[test]
+fn grouped_regressions_respect_the_seed_spread() {
+    let baseline = table_rows();
+    // Identical results: no regression, every group the same.
+    let same = compare_groups(&baseline, &baseline, 0.5);
+    assert!(same.regressions().is_empty(), "{same}");
+    assert_eq!(same.groups.len(), 7);
+    let verdicts: Vec<String> = same.groups.iter().map(|g| g.verdict()).collect();
+    assert_eq!(
+        verdicts,
+        ["same", "same", "same", "same", "same", "same", "no ok runs"]
+    );
+
+    let mut current = baseline.clone();
+    let find =
+        |rows: &mut Vec<ResultRow>, id: &str| rows.iter().position(|r| r.run_id == id).unwrap();
+    // A planted drop beyond the tolerance and the spread: lora on SST-2, every seed −2.
+    for seed in 1..=3 {
+        let i = find(&mut current, &format!("lora-8-glue/sst2-{seed}"));
+        *current[i].metrics.get_mut("accuracy").unwrap() -= 2.0;
+    }
+    // A drop of 1 median point, beyond the tolerance but within the seeds' spread: full on CoLA,
+    // 60, 63, 61 (61 ±1.5) → 59, 60, 61 (60 ±1.0).
+    let i = find(&mut current, "full--glue/cola-1");
+    current[i].metrics.insert("mcc".into(), 59.0);
+    let i = find(&mut current, "full--glue/cola-2");
+    current[i].metrics.insert("mcc".into(), 60.0);
+    // The parameter budget changed: bitfit on SST-2.
+    for seed in 1..=2 {
+        let i = find(&mut current, &format!("bitfit--glue/sst2-{seed}"));
+        current[i].percent_trainable = 0.0813;
+    }
+    // ok → diverged: full on SST-2, seed 3.
+    let i = find(&mut current, "full--glue/sst2-3");
+    current[i] = with_status(current[i].clone(), Status::Diverged, "loss inf");
+    // ok → failed before evaluating (split "-"): bitfit on CoLA, seed 1.
+    let i = find(&mut current, "bitfit--glue/cola-1");
+    current[i] = with_status(current[i].clone(), Status::Failed, "out of memory");
+    current[i].split = "-".into();
+    // The budgets string changed: lora 8 on CoLA is gone, lora 16 is new.
+    for r in current.iter_mut() {
+        if r.method == "lora" && r.task == "glue/cola" {
+            r.budgets = "16".into();
+        }
+    }
+
+    let cmp = compare_groups(&baseline, &current, 0.5);
+    let text = cmp.to_string();
+    assert_eq!(cmp.groups.len(), 8, "{text}");
+    let regs = cmp.regressions();
+    let keys: Vec<(&str, &str)> = regs
+        .iter()
+        .map(|g| (g.key.method.as_str(), g.key.task.as_str()))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("full", "glue/sst2"),
+            ("lora", "glue/sst2"),
+            ("bitfit", "glue/sst2"),
+            ("bitfit", "glue/cola")
+        ],
+        "{text}"
+    );
+    assert_eq!(
+        regs[0].issues,
+        [GroupIssue::StatusChanged {
+            seed: 3,
+            current: Status::Diverged,
+            note: "loss inf".into()
+        }]
+    );
+    assert!(matches!(
+        regs[1].issues[..],
+        [GroupIssue::ScoreDrop { allowed, .. }] if (allowed - 0.6).abs() < 1e-9
+    ));
+    assert_eq!(
+        regs[2].issues,
+        [GroupIssue::ParamsChanged {
+            baseline: 0.0812,
+            current: 0.0813
+        }]
+    );
+    assert_eq!(regs[3].issues.len(), 2, "{text}");
+    assert_eq!(cmp.missing().len(), 1);
+    assert_eq!(cmp.missing()[0].key.budgets, "8");
+    assert_eq!(cmp.added().len(), 1);
+    assert_eq!(cmp.added()[0].key.budgets, "16");
+
+    assert_eq!(
+        line_of(&text, "| backbone"),
+        "| backbone | task | split | method | budget | metric | % params | baseline | current | Δ | verdict |"
+    );
+    assert_eq!(
+        line_of(&text, "| roberta-base | glue/sst2 | validation | lora |"),
+        "| roberta-base | glue/sst2 | validation | lora | 8 | accuracy | 0.237 | 94.40 ±0.30 (n=3) \
+         | 92.40 ±0.30 (n=3) | -2.00 | **REGRESSION**: score -2.00 beyond ±0.60 |"
+    );
+    assert_eq!(
+        line_of(&text, "| roberta-base | glue/cola | validation | full |"),
+        "| roberta-base | glue/cola | validation | full |  | mcc | 100 | 61.00 ±1.50 (n=3) \
+         | 60.00 ±1.00 (n=3) | -1.00 | worse, within ±2.50 |"
+    );
+    assert_eq!(
+        line_of(&text, "| roberta-base | glue/sst2 | validation | full |"),
+        "| roberta-base | glue/sst2 | validation | full |  | accuracy | 100 | 94.60 ±0.50 (n=3) \
+         | 94.30 ±0.30 (n=2, 1 not ok) | -0.30 | **REGRESSION**: seed 3 ok → diverged (loss inf) |"
+    );
+    assert_eq!(
+        line_of(&text, "| roberta-base | glue/sst2 | validation | bitfit |"),
+        "| roberta-base | glue/sst2 | validation | bitfit |  | accuracy | 0.0812 → 0.0813 \
+         | 93.20 ±0.20 (n=2) | 93.20 ±0.20 (n=2) | +0.00 | **REGRESSION**: % params 0.0812 → 0.0813 |"
+    );
+    assert_eq!(
+        line_of(&text, "| roberta-base | glue/cola | validation | bitfit |"),
+        "| roberta-base | glue/cola | validation | bitfit |  | mcc | 0.0812 | 58.00 (n=1, 1 not ok) \
+         | – (n=0, 2 not ok) | – | **REGRESSION**: seed 1 ok → failed (out of memory); no ok score |"
+    );
+    assert_eq!(
+        line_of(&text, "| roberta-base | glue/cola | validation | lora | 8 "),
+        "| roberta-base | glue/cola | validation | lora | 8 | mcc | 0.237 | 63.20 ±1.00 (n=3) | – \
+         | – | only in baseline |"
+    );
+    assert_eq!(
+        line_of(&text, "| roberta-base | glue/cola | validation | lora | 16 "),
+        "| roberta-base | glue/cola | validation | lora | 16 | mcc | 0.237 | – | 63.20 ±1.00 (n=3) \
+         | – | only in current |"
+    );
+    assert_eq!(
+        line_of(&text, "| roberta-base | glue/sst2 | validation | prefix |"),
+        "| roberta-base | glue/sst2 | validation | prefix | 30 | accuracy | – | – (n=0, 1 not ok) \
+         | – (n=0, 1 not ok) | – | no ok runs |"
+    );
+    assert!(
+        text.contains("8 groups: 4 regressed, 1 only in baseline, 1 only in current."),
+        "{text}"
+    );
+
+    // A tolerance above every drop still flags the status, the parameters and the lost score.
+    let lenient = compare_groups(&baseline, &current, 5.0);
+    assert_eq!(lenient.regressions().len(), 3);
+
+    // From files; the tolerance is checked.
+    let dir = tempfile::tempdir().unwrap();
+    let (b, c) = (dir.path().join("b.parquet"), dir.path().join("c.parquet"));
+    write_store(&b, baseline);
+    write_store(&c, current);
+    let from_files = check_regressions_grouped(&b, &c, 0.5).unwrap();
+    assert_eq!(from_files.regressions().len(), 4);
+    assert!(check_regressions_grouped(&b, &c, -1.0).is_err());
+    assert!(check_regressions_grouped(&b, &dir.path().join("none.parquet"), 0.5).is_err());
 }

@@ -27,9 +27,11 @@ pub struct MergeArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct RegressArgs {
-    /// The reference results (e.g. from the main branch).
+    /// The reference results (e.g. a committed baseline).
+    #[arg(long)]
     pub baseline: PathBuf,
     /// The results to check.
+    #[arg(long)]
     pub current: PathBuf,
     /// Largest allowed drop of a run's main metric, in points.
     #[arg(long, default_value_t = 0.5)]
@@ -67,18 +69,21 @@ pub fn merge(args: &MergeArgs) -> anyhow::Result<()> {
 }
 
 pub fn regress(args: &RegressArgs) -> anyhow::Result<()> {
-    let found = peftgrid_results::check_regressions(&args.baseline, &args.current, args.tolerance)?;
-    for r in &found {
-        println!("{r}");
-    }
-    if !found.is_empty() {
+    let cmp =
+        peftgrid_results::check_regressions_grouped(&args.baseline, &args.current, args.tolerance)?;
+    print!("{cmp}");
+    // A group that vanished is a run that no longer happens: as bad as one that broke.
+    let n = cmp.regressions().len() + cmp.missing().len();
+    if n > 0 {
         anyhow::bail!(
-            "{} regression(s) of {} against {}",
-            found.len(),
+            "{n} regression(s) or missing group(s) of {} against {}",
             args.current.display(),
             args.baseline.display()
         );
     }
-    println!("no regressions (tolerance {} points)", args.tolerance);
+    println!(
+        "no regressions (tolerance {} points, or the seed spread where wider)",
+        args.tolerance
+    );
     Ok(())
 }

@@ -527,6 +527,20 @@ fn data_check_reports_found_and_missing_splits() {
     );
 }
 
+/// A tiny SST-2-format task written by the test: 24 training and 12 dev sentences from the
+/// committed sample, so a run takes seconds.
+fn tiny_glue(dir: &Path) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let sst2 = dir.join("SST-2");
+    std::fs::create_dir_all(&sst2).unwrap();
+    for (file, n) in [("train.tsv", 24), ("dev.tsv", 12)] {
+        let text =
+            std::fs::read_to_string(root.join("datasets/samples/glue/SST-2").join(file)).unwrap();
+        let lines: Vec<&str> = text.lines().take(n + 1).collect();
+        std::fs::write(sst2.join(file), lines.join("\n") + "\n").unwrap();
+    }
+}
+
 #[test]
 fn sweep_trains_resumes_reports_and_tracks_regressions() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -539,15 +553,22 @@ fn sweep_trains_resumes_reports_and_tracks_regressions() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("glue");
+    tiny_glue(&data);
     let experiment = tmp.path().join("tiny.toml");
+    // 3 methods × 2 budgets × 2 seeds = 12 runs.
     std::fs::write(
         &experiment,
         format!(
             r#"name = "tiny"
 backbone = "{}"
-tasks = [{{ task = "glue/sst2", name = "sample/movie-snippets", data_dir = "{}" }}]
-seeds = [42]
-methods = ["linear_probe", "lora"]
+tasks = [{{ task = "glue/sst2", name = "tiny-sst2", data_dir = "{}" }}]
+seeds = [42, 2]
+methods = [
+  {{ preset = "lora", budgets = [[2], [4]] }},
+  {{ preset = "parallel", budgets = [[4], [8]] }},
+  {{ preset = "prefix", budgets = [[2], [4]] }},
+]
 [train]
 lr = 1e-3
 batch_size = 8
@@ -557,81 +578,147 @@ max_len = 32
 head_pooling = "mean"
 "#,
             minilm.display(),
-            root.join("datasets/samples/glue").display()
+            data.display()
         ),
     )
     .unwrap();
     let results = tmp.path().join("results");
-    let sweep = |extra: &[&str]| {
-        let mut args = vec![
-            "sweep",
-            experiment.to_str().unwrap(),
-            "--results",
-            results.to_str().unwrap(),
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut a = vec![
+            "sweep".to_string(),
+            experiment.display().to_string(),
+            "--results".into(),
+            results.display().to_string(),
         ];
-        args.extend_from_slice(extra);
-        peftgrid(&args)
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let sweep = |extra: &[&str]| {
+        let a = args(extra);
+        peftgrid(&a.iter().map(String::as_str).collect::<Vec<_>>())
     };
     let o = sweep(&["--dry-run"]);
-    assert!(o.status.success(), "{}", text(&o));
     assert!(
-        text(&o).contains("2 run(s)") && text(&o).contains("73,728"),
+        o.status.success() && text(&o).contains("12 run(s)"),
         "{}",
         text(&o)
     );
 
+    // Killed mid-sweep: what was written stays, the rerun does the rest, one row per run.
+    let file = results.join("tiny.parquet");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_peftgrid"))
+        .args(args(&["--no-report"]))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while peftgrid_results::read_rows(&file).map_or(0, |r| r.len()) < 2 {
+        assert!(
+            started.elapsed().as_secs() < 600,
+            "no rows after 10 minutes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = peftgrid_results::read_rows(&file).unwrap().len();
+    assert!((2..12).contains(&before), "{before} rows before the kill");
+
     let o = sweep(&[]);
     let out = text(&o);
     assert!(o.status.success(), "{out}");
-    assert!(out.contains("2 rows ok"), "{out}");
-    let file = results.join("tiny.parquet");
+    assert!(out.contains(&format!("{before} already")), "{out}");
     let rows = peftgrid_results::read_rows(&file).unwrap();
-    assert_eq!(rows.len(), 2);
+    assert_eq!(rows.len(), 12);
+    let ids: std::collections::BTreeSet<_> = rows.iter().map(|r| r.run_id.clone()).collect();
+    assert_eq!(ids.len(), 12, "one row per run");
     for r in &rows {
         assert_eq!(r.status, peftgrid_results::Status::Ok);
-        assert!(
-            r.sample_data && r.note.contains("SAMPLE DATA"),
-            "{}",
-            r.note
-        );
-        assert_eq!(r.task, "sample/movie-snippets");
+        assert_eq!(r.task, "tiny-sst2");
+        assert_eq!(r.split, "validation");
         assert_eq!(r.steps, 2);
-        let acc = r.metrics["accuracy"];
-        assert!((0.0..=100.0).contains(&acc), "{acc}");
+        assert!((0.0..=100.0).contains(&r.metrics["accuracy"]));
         let spec: serde_json::Value = serde_json::from_str(&r.config_json).unwrap();
-        assert_eq!(spec["seed"], 42);
+        assert_eq!(spec["seed"].as_u64(), Some(r.seed));
+        assert!(!r.git_commit.is_empty() && r.backend == "ndarray" && r.wall_s > 0.0);
     }
-    let lora = rows.iter().find(|r| r.method == "lora").unwrap();
-    // LoRA r = 8 on q, v of MiniLM (6 layers, 384 wide): 6 · 2 · 2 · 384 · 8.
-    assert_eq!(lora.trainable_params, 73_728);
-    assert_eq!(lora.forms, "low_rank");
-    assert!(lora.adapter_bytes.is_some_and(|b| b > 73_728 * 4));
-    assert!(tmp.path().join("reports/tiny/table.md").is_file());
+    let lora2 = rows
+        .iter()
+        .find(|r| r.method == "lora" && r.budgets == "2")
+        .unwrap();
+    // LoRA r = 2 on q, v of MiniLM (6 layers, 384 wide): 6 · 2 · 2 · 384 · 2.
+    assert_eq!(lora2.trainable_params, 18_432);
+    assert_eq!(
+        (lora2.forms.as_str(), lora2.positions.as_str()),
+        ("low_rank", "q,v")
+    );
+    assert!(lora2.adapter_bytes.is_some_and(|b| b > 18_432 * 4));
 
-    // A rerun skips what is done and keeps the rows.
+    // A rerun adds nothing.
     let o = sweep(&[]);
     assert!(
-        o.status.success() && text(&o).contains("2 already"),
+        o.status.success() && text(&o).contains("12 already"),
         "{}",
         text(&o)
     );
     assert_eq!(peftgrid_results::read_rows(&file).unwrap(), rows);
 
-    let o = peftgrid(&["regress", file.to_str().unwrap(), file.to_str().unwrap()]);
+    // The Markdown table holds the Parquet's numbers: the median over the two seeds.
+    let table = std::fs::read_to_string(tmp.path().join("reports/tiny/table.md")).unwrap();
+    let mut acc: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.method == "lora" && r.budgets == "2")
+        .map(|r| r.metrics["accuracy"])
+        .collect();
+    acc.sort_by(f64::total_cmp);
+    let median = format!("{:.1}", (acc[0] + acc[1]) / 2.0);
+    let line = table
+        .lines()
+        .find(|l| l.starts_with("| lora | 2 |"))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(line.contains(&median), "{line} vs median {median}");
+
+    // regress: identical files pass, a planted drop fails.
+    let o = peftgrid(&[
+        "regress",
+        "--baseline",
+        file.to_str().unwrap(),
+        "--current",
+        file.to_str().unwrap(),
+    ]);
     assert!(
         o.status.success() && text(&o).contains("no regressions"),
         "{}",
         text(&o)
     );
+    let mut dropped = rows.clone();
+    for r in dropped.iter_mut().filter(|r| r.method == "parallel") {
+        let a = r.metrics.get_mut("accuracy").unwrap();
+        *a = (*a - 30.0).max(0.0) - 1.0;
+    }
+    let worse = tmp.path().join("worse.parquet");
+    peftgrid_results::write_rows(&worse, &dropped).unwrap();
+    let o = peftgrid(&[
+        "regress",
+        "--baseline",
+        file.to_str().unwrap(),
+        "--current",
+        worse.to_str().unwrap(),
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("parallel"),
+        "{}",
+        text(&o)
+    );
 
     // A corrupt results file is an error naming it, and it is left as it was.
-    let broken = results.join("tiny.parquet");
-    std::fs::write(&broken, b"PAR1 not really").unwrap();
+    std::fs::write(&file, b"PAR1 not really").unwrap();
     let o = sweep(&["--no-report"]);
     assert!(
         !o.status.success() && text(&o).contains("tiny.parquet"),
         "{}",
         text(&o)
     );
-    assert_eq!(std::fs::read(&broken).unwrap(), b"PAR1 not really");
+    assert_eq!(std::fs::read(&file).unwrap(), b"PAR1 not really");
 }
