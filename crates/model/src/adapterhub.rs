@@ -38,17 +38,11 @@ pub const WEIGHT_FILES: &[&str] = &["adapter.safetensors", "pytorch_adapter.bin"
 /// The `version` written into saved configs: the AdapterHub release whose format this follows.
 pub const FORMAT_VERSION: &str = "adapters.1.3.0";
 
-fn config_error(path: &Path, field: &str, message: impl Into<String>) -> ModelError {
-    ModelError::Config {
-        path: path.to_path_buf(),
-        field: field.to_string(),
-        message: message.into(),
-    }
-}
+use crate::adapter_folder::{config_error, open_weights, read_config, CONFIG_FILE};
 
 /// Whether `dir` holds an AdapterHub adapter (its config has `config` and no `peft_type`).
 pub fn is_adapterhub(dir: &Path) -> bool {
-    std::fs::read_to_string(dir.join("adapter_config.json"))
+    std::fs::read_to_string(dir.join(CONFIG_FILE))
         .ok()
         .and_then(|t| serde_json::from_str::<Value>(&t).ok())
         .is_some_and(|v| v.get("config").is_some() && v.get("peft_type").is_none())
@@ -333,13 +327,7 @@ pub struct AdapterHubAdapter {
 impl AdapterHubAdapter {
     /// Reads the config and opens the weights; `config` is the base model's, for checks.
     pub fn open(dir: &Path, config: &ModelConfig) -> Result<Self> {
-        let path = dir.join("adapter_config.json");
-        let text = std::fs::read_to_string(&path).map_err(|source| ModelError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let root: Value = serde_json::from_str(&text)
-            .map_err(|e| config_error(&path, "(file)", e.to_string()))?;
+        let (path, root) = read_config(dir)?;
         let name = root
             .get("name")
             .and_then(Value::as_str)
@@ -400,17 +388,12 @@ impl AdapterHubAdapter {
                 method = method.with(m);
             }
         }
-        let weights_path = WEIGHT_FILES
-            .iter()
-            .map(|f| dir.join(f))
-            .find(|p| p.is_file())
-            .ok_or_else(|| ModelError::MissingFile {
-                dir: dir.to_path_buf(),
-                wanted: WEIGHT_FILES.join(" or "),
-                hint: "AdapterHub's model.save_adapter(dir, name) writes it next to adapter_config.json."
-                    .into(),
-            })?;
-        let weights = Checkpoint::open_file(&weights_path)?.with_prefix(config.base_prefix());
+        let weights = open_weights(
+            dir,
+            WEIGHT_FILES,
+            "AdapterHub's model.save_adapter(dir, name) writes it next to adapter_config.json.",
+        )?
+        .with_prefix(config.base_prefix());
         Ok(Self {
             dir: dir.to_path_buf(),
             name,

@@ -7,6 +7,7 @@
 //!                                                        └─ input site, per-layer LayerSites
 //! ```
 
+mod adapter_folder;
 pub mod adapterhub;
 pub mod bert;
 pub mod checkpoint;

@@ -22,13 +22,7 @@ use crate::{method, Model};
 /// peft's weight files, in the order they are tried.
 pub const ADAPTER_FILES: &[&str] = &["adapter_model.safetensors", "adapter_model.bin"];
 
-fn config_error(path: &Path, field: &str, message: impl Into<String>) -> ModelError {
-    ModelError::Config {
-        path: path.to_path_buf(),
-        field: field.to_string(),
-        message: message.into(),
-    }
-}
+use crate::adapter_folder::{config_error, open_weights, read_config};
 
 /// A peft adapter folder, read.
 pub struct PeftAdapter {
@@ -40,32 +34,22 @@ pub struct PeftAdapter {
 
 impl PeftAdapter {
     pub fn open(dir: &Path) -> Result<Self> {
-        let config_path = dir.join("adapter_config.json");
-        let text = std::fs::read_to_string(&config_path).map_err(|source| ModelError::Io {
-            path: config_path.clone(),
-            source,
-        })?;
-        let config: Value = serde_json::from_str(&text)
-            .map_err(|e| config_error(&config_path, "(file)", e.to_string()))?;
+        let (config_path, config) = read_config(dir)?;
         let peft_type = config
             .get("peft_type")
             .and_then(Value::as_str)
             .ok_or_else(|| config_error(&config_path, "peft_type", "missing"))?
             .to_string();
-        let weights_path = ADAPTER_FILES
-            .iter()
-            .map(|f| dir.join(f))
-            .find(|p| p.is_file())
-            .ok_or_else(|| ModelError::MissingFile {
-                dir: dir.to_path_buf(),
-                wanted: ADAPTER_FILES.join(" or "),
-                hint: "peft's save_pretrained() writes it next to adapter_config.json.".into(),
-            })?;
+        let weights = open_weights(
+            dir,
+            ADAPTER_FILES,
+            "peft's save_pretrained() writes it next to adapter_config.json.",
+        )?;
         Ok(Self {
             dir: dir.to_path_buf(),
             config,
             peft_type,
-            weights: Checkpoint::open_file(&weights_path)?,
+            weights,
         })
     }
 

@@ -28,22 +28,14 @@ pub struct CheckArgs {
     pub strict: bool,
 }
 
-fn default_dir(dataset: Dataset) -> PathBuf {
-    let root = PathBuf::from("datasets");
-    match dataset {
-        Dataset::Glue(_) => root.join("glue"),
-        Dataset::Xsum => root.join("xsum"),
-        Dataset::Wmt16 => root.join("wmt16"),
-        Dataset::Cifar100 => root.join("cifar100"),
-        Dataset::Fgvc(set) => root.join("fgvc").join(set.to_string()),
-    }
-}
-
 pub fn run(command: &DataCommand) -> anyhow::Result<()> {
     match command {
         DataCommand::Check(args) => {
             let dataset: Dataset = args.dataset.parse()?;
-            let dir = args.dir.clone().unwrap_or_else(|| default_dir(dataset));
+            let dir = args
+                .dir
+                .clone()
+                .unwrap_or_else(|| crate::experiment::default_data_dir(dataset));
             let rep = report(&dir, dataset, args.tokenizer.as_deref());
             println!("{rep}");
             if args.strict && !rep.is_complete() {

@@ -46,7 +46,12 @@ pub struct SweepArgs {
 
 /// What is missing for `runs` on this machine, if anything.
 fn missing_inputs(runs: &[RunSpec]) -> Option<String> {
+    // Each backbone and each (task, folder) once: a grid repeats them for every method and seed.
+    let mut seen = std::collections::HashSet::new();
     for r in runs {
+        if !seen.insert((r.backbone.clone(), r.task.clone(), r.data_dir.clone())) {
+            continue;
+        }
         if !crate::experiment::config_path(&r.backbone).is_file() {
             return Some(format!(
                 "backbone {} (config.json + model.safetensors + tokenizer.json)",

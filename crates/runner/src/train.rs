@@ -70,7 +70,8 @@ struct Groups<'a, B: AutodiffBackend> {
     decay: GradientsParams,
     no_decay: GradientsParams,
     scale: f64,
-    sq_norm: f64,
+    /// Σ‖g‖² over the trained tensors, kept on the device: one read per update, not per tensor.
+    sq_norm: Option<Tensor<B::InnerBackend, 1>>,
     collect: bool,
     _b: std::marker::PhantomData<B>,
 }
@@ -86,8 +87,11 @@ impl<B: AutodiffBackend> ModuleVisitor<B> for Groups<'_, B> {
         let id: ParamId = param.id;
         if !self.collect {
             if let Some(g) = self.grads.get::<B::InnerBackend, D>(id) {
-                let s: f64 = g.powi_scalar(2).sum().into_scalar().elem();
-                self.sq_norm += s;
+                let s = g.powi_scalar(2).sum();
+                self.sq_norm = Some(match self.sq_norm.take() {
+                    Some(acc) => acc + s,
+                    None => s,
+                });
             }
             return;
         }
@@ -138,12 +142,15 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> GroupedAdamW<B, M> {
             decay: GradientsParams::new(),
             no_decay: GradientsParams::new(),
             scale: 1.0,
-            sq_norm: 0.0,
+            sq_norm: None,
             collect: false,
             _b: std::marker::PhantomData,
         };
         model.visit(&mut groups);
-        let norm = groups.sq_norm.sqrt();
+        let norm = groups
+            .sq_norm
+            .take()
+            .map_or(0.0, |s| s.into_scalar().elem::<f64>().sqrt());
         if let Some(max) = self.grad_clip {
             groups.scale = (max / (norm + 1e-6)).min(1.0);
         }
