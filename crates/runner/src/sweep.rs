@@ -226,6 +226,7 @@ impl TrainJob for RunJob<'_> {
     ) -> anyhow::Result<Vec<ResultRow>> {
         let spec = self.spec;
         let started = Instant::now();
+        reset_peak_rss();
         let dataset: Dataset = spec.task.parse()?;
         let Dataset::Glue(task) = dataset else {
             anyhow::bail!(
@@ -398,7 +399,13 @@ fn save_adapter<B: burn::tensor::backend::Backend>(
     None
 }
 
-/// The process's peak resident memory (Linux), the CPU backend's peak memory.
+/// Resets the process's peak resident memory (Linux: `5` to /proc/self/clear_refs), so that each
+/// run's `peak_memory_bytes` is its own, not the sweep's high-water mark so far.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The process's peak resident memory since the last reset (Linux): the CPU backend's peak.
 fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
