@@ -1006,6 +1006,7 @@ fn adapter_tensors<B: Backend>(
     let (embedding_output, shared, layers) = match model {
         Model::Text(m) => (&m.embedding_output, &m.shared, &m.layers),
         Model::Vit(m) => (&m.embedding_output, &m.shared, &m.layers),
+        Model::Seq2Seq(_) => return Err(seq2seq_unsupported("AdapterHub weights")),
     };
     for m in &embedding_output.mods {
         if let Modification::Prompt(p) = m {
@@ -1110,4 +1111,14 @@ fn adapter_tensors<B: Backend>(
         }
     }
     Ok(out)
+}
+
+/// AdapterHub and peft folders for encoder-decoders are not read or written yet.
+pub(crate) fn seq2seq_unsupported(what: &str) -> ModelError {
+    ModelError::Unsupported {
+        what: what.into(),
+        why: "encoder-decoder backbones (BART, mBART, T5) are not supported by this format \
+              reader/writer yet; train and save with peftgrid's own runs"
+            .into(),
+    }
 }

@@ -97,8 +97,8 @@ impl Checkpoint {
 
     fn candidates(&self, name: &str) -> Vec<String> {
         match &self.prefix {
-            Some(p) => vec![format!("{p}.{name}"), name.to_string()],
-            None => vec![name.to_string()],
+            Some(p) if !p.is_empty() => vec![format!("{p}.{name}"), name.to_string()],
+            _ => vec![name.to_string()],
         }
     }
 

@@ -100,8 +100,34 @@ pub struct VitConfig {
     pub attention_probs_dropout_prob: f64,
 }
 
-/// BART and mBART (`BartConfig`, `MBartConfig`): read for parameter accounting; running them is
-/// not implemented yet.
+fn default_bart_dropout() -> f64 {
+    0.1
+}
+fn default_pad_one() -> usize {
+    1
+}
+fn default_two() -> usize {
+    2
+}
+
+/// One token id or several (`eos_token_id` may be a list).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum TokenIds {
+    One(usize),
+    Many(Vec<usize>),
+}
+
+impl TokenIds {
+    pub fn to_vec(&self) -> Vec<usize> {
+        match self {
+            TokenIds::One(id) => vec![*id],
+            TokenIds::Many(ids) => ids.clone(),
+        }
+    }
+}
+
+/// BART and mBART (`BartConfig`, `MBartConfig`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BartConfig {
     pub vocab_size: usize,
@@ -113,6 +139,113 @@ pub struct BartConfig {
     pub encoder_ffn_dim: usize,
     pub decoder_ffn_dim: usize,
     pub max_position_embeddings: usize,
+    #[serde(default = "default_gelu")]
+    pub activation_function: Activation,
+    /// Token embeddings times sqrt(d_model) (mBART, some BARTs).
+    #[serde(default)]
+    pub scale_embedding: bool,
+    #[serde(default = "default_bart_dropout")]
+    pub dropout: f64,
+    #[serde(default)]
+    pub attention_dropout: f64,
+    #[serde(default)]
+    pub activation_dropout: f64,
+    #[serde(default = "default_pad_one")]
+    pub pad_token_id: usize,
+    #[serde(default = "default_two")]
+    pub decoder_start_token_id: usize,
+    #[serde(default)]
+    pub eos_token_id: Option<TokenIds>,
+    #[serde(default = "default_true")]
+    pub tie_word_embeddings: bool,
+}
+
+fn default_t5_buckets() -> usize {
+    32
+}
+fn default_t5_distance() -> usize {
+    128
+}
+fn default_t5_eps() -> f64 {
+    1e-6
+}
+fn default_relu_proj() -> String {
+    "relu".into()
+}
+
+/// T5 and T5 v1.1 (`T5Config`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct T5Config {
+    pub vocab_size: usize,
+    pub d_model: usize,
+    /// Width of one head; heads × d_kv may differ from d_model.
+    pub d_kv: usize,
+    pub d_ff: usize,
+    pub num_layers: usize,
+    #[serde(default)]
+    pub num_decoder_layers: Option<usize>,
+    pub num_heads: usize,
+    #[serde(default = "default_t5_buckets")]
+    pub relative_attention_num_buckets: usize,
+    #[serde(default = "default_t5_distance")]
+    pub relative_attention_max_distance: usize,
+    #[serde(default = "default_bart_dropout")]
+    pub dropout_rate: f64,
+    #[serde(default = "default_t5_eps")]
+    pub layer_norm_epsilon: f64,
+    /// `relu`, `gelu`, or `gated-<act>` (T5 v1.1: `gated-gelu`, which means the tanh GELU).
+    #[serde(default = "default_relu_proj")]
+    pub feed_forward_proj: String,
+    /// Original T5 ties the LM head to `shared` and rescales the decoder output by
+    /// d_model^-0.5; v1.1 checkpoints (saved by transformers 4) say `false`, store `lm_head`
+    /// and do not rescale. An `lm_head.weight` in the checkpoint is always used.
+    #[serde(default)]
+    pub tie_word_embeddings: Option<bool>,
+    /// Written by transformers 5 beside `tie_word_embeddings` (which it then always sets true).
+    #[serde(default)]
+    pub scale_decoder_outputs: Option<bool>,
+    #[serde(default)]
+    pub pad_token_id: usize,
+    #[serde(default)]
+    pub decoder_start_token_id: usize,
+    #[serde(default)]
+    pub eos_token_id: Option<TokenIds>,
+}
+
+impl T5Config {
+    pub fn decoder_layers(&self) -> usize {
+        self.num_decoder_layers.unwrap_or(self.num_layers)
+    }
+
+    /// (gated, activation) of the FFN from `feed_forward_proj`, as `T5Config.__post_init__`.
+    pub fn ffn_activation(&self) -> std::result::Result<(bool, Activation), String> {
+        let parts: Vec<&str> = self.feed_forward_proj.split('-').collect();
+        let (gated, name) = match parts.as_slice() {
+            [act] => (false, *act),
+            ["gated", act] => (true, *act),
+            _ => {
+                return Err(format!(
+                    "`{}` is not `ACT` or `gated-ACT`",
+                    self.feed_forward_proj
+                ))
+            }
+        };
+        // transformers maps `gated-gelu` to the tanh approximation (`gelu_new`).
+        let name = if self.feed_forward_proj == "gated-gelu" {
+            "gelu_new"
+        } else {
+            name
+        };
+        let act: Activation = serde_json::from_value(serde_json::Value::String(name.into()))
+            .map_err(|_| format!("activation `{name}` is not supported"))?;
+        Ok((gated, act))
+    }
+
+    /// Whether the decoder output is scaled by d_model^-0.5 before the LM head.
+    pub fn scale_decoder_outputs(&self) -> bool {
+        self.scale_decoder_outputs
+            .unwrap_or(self.tie_word_embeddings != Some(false))
+    }
 }
 
 /// The architecture-specific part of a config.
@@ -124,6 +257,17 @@ pub enum Architecture {
     Bart(BartConfig),
     /// mBART: BART with pre-LN layers and a final LayerNorm in each stack.
     Mbart(BartConfig),
+    T5(T5Config),
+}
+
+impl Architecture {
+    /// Encoder-decoders (BART, mBART, T5).
+    pub fn is_seq2seq(&self) -> bool {
+        matches!(
+            self,
+            Architecture::Bart(_) | Architecture::Mbart(_) | Architecture::T5(_)
+        )
+    }
 }
 
 /// Which model class the checkpoint was saved from: a bare encoder or one with a classifier.
@@ -147,7 +291,7 @@ pub struct ModelConfig {
 }
 
 /// The model types this crate implements.
-pub const SUPPORTED_MODEL_TYPES: &[&str] = &["bert", "roberta", "vit", "bart", "mbart"];
+pub const SUPPORTED_MODEL_TYPES: &[&str] = &["bert", "roberta", "vit", "bart", "mbart", "t5"];
 
 #[derive(Deserialize)]
 struct Common {
@@ -183,6 +327,7 @@ impl ModelConfig {
             "vit" => Architecture::Vit(parse(text, path)?),
             "bart" => Architecture::Bart(parse(text, path)?),
             "mbart" => Architecture::Mbart(parse(text, path)?),
+            "t5" => Architecture::T5(parse(text, path)?),
             other => {
                 return Err(ModelError::UnsupportedModelType {
                     path: path.to_path_buf(),
@@ -233,12 +378,54 @@ impl ModelConfig {
                 c.num_hidden_layers,
                 c.intermediate_size,
             ),
-            Architecture::Bart(c) | Architecture::Mbart(c) => (
-                c.d_model,
-                c.encoder_attention_heads,
-                c.encoder_layers,
-                c.encoder_ffn_dim,
-            ),
+            Architecture::Bart(c) | Architecture::Mbart(c) => {
+                for (field, heads) in [
+                    ("encoder_attention_heads", c.encoder_attention_heads),
+                    ("decoder_attention_heads", c.decoder_attention_heads),
+                ] {
+                    if heads == 0 || c.d_model % heads != 0 {
+                        return Err(err(
+                            field,
+                            format!("{heads} does not divide d_model {}", c.d_model),
+                        ));
+                    }
+                }
+                if c.decoder_layers == 0 || c.decoder_ffn_dim == 0 {
+                    return Err(err(
+                        "decoder_layers",
+                        "the decoder needs at least one layer and a non-zero decoder_ffn_dim"
+                            .into(),
+                    ));
+                }
+                (
+                    c.d_model,
+                    c.encoder_attention_heads,
+                    c.encoder_layers,
+                    c.encoder_ffn_dim,
+                )
+            }
+            Architecture::T5(c) => {
+                if let Err(message) = c.ffn_activation() {
+                    return Err(err("feed_forward_proj", message));
+                }
+                if c.decoder_layers() == 0 {
+                    return Err(err("num_decoder_layers", "must be at least 1".into()));
+                }
+                if c.num_heads == 0 || c.d_kv == 0 {
+                    return Err(err(
+                        "num_heads",
+                        "num_heads and d_kv must be at least 1".into(),
+                    ));
+                }
+                if c.relative_attention_num_buckets < 4 {
+                    return Err(err(
+                        "relative_attention_num_buckets",
+                        "must be at least 4".into(),
+                    ));
+                }
+                // heads × d_kv need not equal d_model in T5: check against itself.
+                (c.num_heads * c.d_kv, c.num_heads, c.num_layers, c.d_ff)
+            }
             Architecture::Vit(c) => {
                 if c.patch_size == 0 || c.image_size % c.patch_size != 0 {
                     return Err(err(
@@ -296,7 +483,12 @@ impl ModelConfig {
                     c.attention_probs_dropout_prob,
                 ),
             ],
-            Architecture::Bart(_) | Architecture::Mbart(_) => vec![],
+            Architecture::Bart(c) | Architecture::Mbart(c) => vec![
+                ("dropout", c.dropout),
+                ("attention_dropout", c.attention_dropout),
+                ("activation_dropout", c.activation_dropout),
+            ],
+            Architecture::T5(c) => vec![("dropout_rate", c.dropout_rate)],
         };
         for (field, p) in dropouts {
             if !(0.0..=1.0).contains(&p) {
@@ -335,6 +527,12 @@ impl ModelConfig {
                 layers: c.encoder_layers,
                 ffn: c.encoder_ffn_dim,
             },
+            Architecture::T5(c) => EncoderDims {
+                hidden: c.d_model,
+                heads: c.num_heads,
+                layers: c.num_layers,
+                ffn: c.d_ff,
+            },
         }
     }
 
@@ -345,12 +543,14 @@ impl ModelConfig {
             Architecture::Roberta(_) => "roberta",
             Architecture::Vit(_) => "vit",
             Architecture::Bart(_) | Architecture::Mbart(_) => "model",
+            // T5ForConditionalGeneration keeps `shared`, `encoder`, `decoder` at the top.
+            Architecture::T5(_) => "",
         }
     }
 
     /// Widths and parameter counts for accounting, from this config alone (nothing is
     /// allocated). The pretrained count is that of transformers' base class (`BertModel`,
-    /// `RobertaModel` and `ViTModel` with their pooler, `BartModel`, `MBartModel`).
+    /// `RobertaModel` and `ViTModel` with their pooler, `BartModel`, `MBartModel`, `T5Model`).
     pub fn shape(&self) -> BackboneShape {
         let labels = match self.head {
             HeadKind::Classification { num_labels } => num_labels,

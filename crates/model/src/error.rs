@@ -71,6 +71,9 @@ pub enum ModelError {
 
     #[error("input `{name}`: {message}")]
     Input { name: String, message: String },
+
+    #[error("generation setting `{field}`: {message}")]
+    Generation { field: String, message: String },
 }
 
 pub type Result<T, E = ModelError> = std::result::Result<T, E>;

@@ -1,9 +1,10 @@
-//! Encoder backbones loaded from Hugging Face checkpoints, computing what PyTorch transformers
-//! computes, with an attachment [`Site`](peftgrid_zoo::Site) at every hidden state of the unified
-//! view of parameter-efficient fine-tuning.
+//! Backbones loaded from Hugging Face checkpoints (BERT, RoBERTa, ViT encoders; BART, mBART, T5
+//! encoder-decoders), computing what PyTorch transformers computes, with an attachment
+//! [`Site`](peftgrid_zoo::Site) at every hidden state of the unified view of
+//! parameter-efficient fine-tuning, and Hugging Face-equivalent generation.
 //!
 //! ```text
-//! folder/config.json + model.safetensors ──► load() ──► Model::{Text, Vit}
+//! folder/config.json + model.safetensors ──► load() ──► Model::{Text, Vit, Seq2Seq}
 //!                                                        └─ input site, per-layer LayerSites
 //! ```
 
@@ -13,10 +14,12 @@ pub mod bert;
 pub mod checkpoint;
 pub mod config;
 pub mod error;
+pub mod generate;
 pub mod layers;
 pub mod method;
 pub mod peft;
 pub mod roberta;
+pub mod seq2seq;
 pub mod shape;
 pub mod sites;
 pub mod tensors;
@@ -33,6 +36,7 @@ pub use bert::{Pooling, TextEncoder, TextOutput};
 pub use checkpoint::Checkpoint;
 pub use config::{Architecture, EncoderDims, HeadKind, ModelConfig};
 pub use error::{ModelError, Result};
+pub use seq2seq::EncoderDecoder;
 pub use sites::LayerSites;
 pub use tokenizer::{Encoded, TextTokenizer};
 pub use vit::{Vit, VitOutput};
@@ -46,6 +50,8 @@ pub enum Model<B: Backend> {
     /// BERT or RoBERTa.
     Text(TextEncoder<B>),
     Vit(Vit<B>),
+    /// BART, mBART or T5 with its LM head.
+    Seq2Seq(EncoderDecoder<B>),
 }
 
 /// Every site of a model and its shared modules, borrowed together.
@@ -53,7 +59,13 @@ pub struct SiteParts<'a, B: Backend> {
     pub input: &'a mut Site<B>,
     pub embedding_output: &'a mut Site<B>,
     pub shared: &'a mut peftgrid_zoo::Shared<B>,
+    /// Every layer's self-attention, FFN and block sites, stack after stack.
     pub layers: Vec<&'a mut LayerSites<B>>,
+    /// Decoder cross-attention sites, one per decoder layer (only their attention positions
+    /// are used); empty for encoders.
+    pub cross: Vec<&'a mut LayerSites<B>>,
+    /// Layers per stack, in the order of `layers` (encoder, then decoder).
+    pub stacks: Vec<usize>,
 }
 
 /// A model with the config it was built from.
@@ -85,16 +97,8 @@ pub fn load<B: Backend>(dir: impl AsRef<Path>, device: &B::Device) -> Result<Loa
             Model::Text(TextEncoder::load(&config, &ckpt, device)?)
         }
         Architecture::Vit(_) => Model::Vit(Vit::load(&config, &ckpt, device)?),
-        Architecture::Bart(_) | Architecture::Mbart(_) => {
-            return Err(ModelError::Config {
-                path: config_path,
-                field: "model_type".into(),
-                message: format!(
-                    "`{}` can be counted (`peftgrid params`) but not run yet: \
-                     encoder-decoder backbones are not implemented",
-                    config.model_type
-                ),
-            })
+        Architecture::Bart(_) | Architecture::Mbart(_) | Architecture::T5(_) => {
+            Model::Seq2Seq(EncoderDecoder::load(&config, &ckpt, device)?)
         }
     };
     Ok(Loaded {
@@ -111,6 +115,8 @@ pub struct Inputs<B: Backend> {
     pub attention_mask: Option<Tensor<B, 2, Int>>,
     pub token_type_ids: Option<Tensor<B, 2, Int>>,
     pub pixel_values: Option<Tensor<B, 4>>,
+    /// Encoder-decoders: the decoder's input (teacher forcing).
+    pub decoder_input_ids: Option<Tensor<B, 2, Int>>,
 }
 
 /// Named outputs, under the names the parity fixtures use.
@@ -119,7 +125,10 @@ pub struct Outputs<B: Backend> {
     /// Text encoders: the embedding layer's output.
     pub embeddings: Option<Tensor<B, 3>>,
     /// The last layer's output. ViT: before the final LayerNorm (see `normed`).
+    /// Encoder-decoders: the decoder's output.
     pub last_hidden_state: Tensor<B, 3>,
+    /// Encoder-decoders: the encoder's output.
+    pub encoder_last_hidden_state: Option<Tensor<B, 3>>,
     /// ViT: the last layer's output after the final LayerNorm.
     pub normed: Option<Tensor<B, 3>>,
     /// transformers' `hidden_states`: the first layer's input, then every layer's output.
@@ -127,11 +136,13 @@ pub struct Outputs<B: Backend> {
     /// The mask that goes with `last_hidden_state` (text encoders).
     pub attention_mask: Option<Tensor<B, 2, Int>>,
     pub logits: Option<Tensor<B, 2>>,
+    /// Encoder-decoders: LM logits, `[batch, tgt, vocab]`.
+    pub token_logits: Option<Tensor<B, 3>>,
 }
 
 impl<B: Backend> Outputs<B> {
     /// The outputs under their fixture names: `embeddings`, `last_hidden_state`,
-    /// `last_hidden_state_normed` (ViT), `logits`.
+    /// `last_hidden_state_normed` (ViT), `encoder_last_hidden_state`, `logits`.
     pub fn named(&self) -> std::collections::BTreeMap<String, tensors::NamedTensor> {
         let mut out = std::collections::BTreeMap::new();
         let mut put = |name: &str, data: TensorData| {
@@ -144,7 +155,13 @@ impl<B: Backend> Outputs<B> {
         if let Some(t) = &self.normed {
             put("last_hidden_state_normed", t.to_data());
         }
+        if let Some(t) = &self.encoder_last_hidden_state {
+            put("encoder_last_hidden_state", t.to_data());
+        }
         if let Some(t) = &self.logits {
+            put("logits", t.to_data());
+        }
+        if let Some(t) = &self.token_logits {
             put("logits", t.to_data());
         }
         if !self.hidden_states.is_empty() {
@@ -192,6 +209,8 @@ impl<B: Backend> Model<B> {
                     hidden_states: out.hidden_states,
                     attention_mask: Some(out.attention_mask),
                     logits: out.logits,
+                    encoder_last_hidden_state: None,
+                    token_logits: None,
                 })
             }
             Model::Vit(m) => {
@@ -217,6 +236,58 @@ impl<B: Backend> Model<B> {
                     hidden_states: out.hidden_states,
                     attention_mask: None,
                     logits: out.logits,
+                    encoder_last_hidden_state: None,
+                    token_logits: None,
+                })
+            }
+            Model::Seq2Seq(m) => {
+                let missing = |name: &str, why: &str| ModelError::Input {
+                    name: name.into(),
+                    message: why.into(),
+                };
+                let ids = inputs
+                    .input_ids
+                    .ok_or_else(|| missing("input_ids", "an encoder-decoder needs source ids"))?;
+                let decoder_ids = inputs.decoder_input_ids.ok_or_else(|| {
+                    missing(
+                        "decoder_input_ids",
+                        "the forward pass is teacher-forced: give decoder_input_ids (or use `generate`)",
+                    )
+                })?;
+                check_ids(&ids, "input_ids", m.vocab_size())?;
+                check_ids(&decoder_ids, "decoder_input_ids", m.vocab_size())?;
+                if let Some(mask) = &inputs.attention_mask {
+                    if mask.dims() != ids.dims() {
+                        return Err(ModelError::Input {
+                            name: "attention_mask".into(),
+                            message: format!(
+                                "shape {:?} differs from input_ids {:?}",
+                                mask.dims(),
+                                ids.dims()
+                            ),
+                        });
+                    }
+                }
+                if decoder_ids.dims()[0] != ids.dims()[0] {
+                    return Err(ModelError::Input {
+                        name: "decoder_input_ids".into(),
+                        message: format!(
+                            "batch {} differs from input_ids' {}",
+                            decoder_ids.dims()[0],
+                            ids.dims()[0]
+                        ),
+                    });
+                }
+                let out = m.forward(ids, inputs.attention_mask, decoder_ids);
+                Ok(Outputs {
+                    embeddings: None,
+                    last_hidden_state: out.last_hidden_state,
+                    normed: None,
+                    hidden_states: out.encoder.hidden_states,
+                    attention_mask: Some(out.encoder.attention_mask),
+                    logits: None,
+                    encoder_last_hidden_state: Some(out.encoder.hidden),
+                    token_logits: Some(out.logits),
                 })
             }
         }
@@ -244,6 +315,8 @@ impl<B: Backend> Model<B> {
                 let d = m.patch.weight.dims()[1];
                 m.classifier = Some(bert::fresh_linear(d, num_labels, device));
             }
+            // Generation tasks read the LM head, which stays.
+            Model::Seq2Seq(_) => {}
         }
     }
 
@@ -251,7 +324,7 @@ impl<B: Backend> Model<B> {
     pub(crate) fn layer_keys(&self, i: usize) -> layers::LayerKeys {
         match self {
             Model::Text(_) => bert::bert_layer_keys(i),
-            Model::Vit(_) => vit::vit_layer_keys(i),
+            Model::Vit(_) | Model::Seq2Seq(_) => vit::vit_layer_keys(i),
         }
     }
 
@@ -259,6 +332,7 @@ impl<B: Backend> Model<B> {
         match self {
             Model::Text(m) => m.layers.len(),
             Model::Vit(m) => m.layers.len(),
+            Model::Seq2Seq(m) => m.encoder_layers.len() + m.decoder_layers.len(),
         }
     }
 
@@ -291,6 +365,15 @@ impl<B: Backend> Model<B> {
         let layers = match self {
             Model::Text(m) => &mut m.layers,
             Model::Vit(m) => &mut m.layers,
+            Model::Seq2Seq(m) => {
+                for (site, linear) in m.projections_mut() {
+                    if !site.is_empty() {
+                        let taken = std::mem::replace(linear, placeholder(linear));
+                        *linear = f(site, taken);
+                    }
+                }
+                return;
+            }
         };
         for l in layers.iter_mut() {
             let (a, s) = (&mut l.attention, &mut l.sites);
@@ -312,6 +395,31 @@ impl<B: Backend> Model<B> {
 
     /// Mutable access to every site at once, and to the shared modules.
     pub fn parts_mut(&mut self) -> SiteParts<'_, B> {
+        if let Model::Seq2Seq(m) = self {
+            let stacks = vec![m.encoder_layers.len(), m.decoder_layers.len()];
+            let (input, embedding_output, shared) =
+                (&mut m.input, &mut m.embedding_output, &mut m.shared);
+            let mut layers = Vec::new();
+            let mut cross = Vec::new();
+            for l in m
+                .encoder_layers
+                .iter_mut()
+                .chain(m.decoder_layers.iter_mut())
+            {
+                layers.push(&mut l.sites);
+                if let Some(c) = l.cross.as_mut() {
+                    cross.push(&mut c.sites);
+                }
+            }
+            return SiteParts {
+                input,
+                embedding_output,
+                shared,
+                layers,
+                cross,
+                stacks,
+            };
+        }
         let (input, embedding_output, shared, layers) = match self {
             Model::Text(m) => (
                 &mut m.input,
@@ -325,30 +433,42 @@ impl<B: Backend> Model<B> {
                 &mut m.shared,
                 &mut m.layers,
             ),
+            Model::Seq2Seq(_) => unreachable!("handled above"),
         };
         SiteParts {
             input,
             embedding_output,
             shared,
+            stacks: vec![layers.len()],
             layers: layers.iter_mut().map(|l| &mut l.sites).collect(),
+            cross: Vec::new(),
         }
     }
 
     /// Weight entries of sparse adapters that are pruned (held at zero).
     pub fn pruned_params(&self) -> usize {
-        let (input, embedding_output, layers) = match self {
-            Model::Text(m) => (&m.input, &m.embedding_output, &m.layers),
-            Model::Vit(m) => (&m.input, &m.embedding_output, &m.layers),
+        let (input, embedding_output, sites): (_, _, Vec<&LayerSites<B>>) = match self {
+            Model::Text(m) => (
+                &m.input,
+                &m.embedding_output,
+                m.layers.iter().map(|l| &l.sites).collect(),
+            ),
+            Model::Vit(m) => (
+                &m.input,
+                &m.embedding_output,
+                m.layers.iter().map(|l| &l.sites).collect(),
+            ),
+            Model::Seq2Seq(m) => (&m.input, &m.embedding_output, m.all_sites()),
         };
         let per_site = |s: &Site<B>| s.mods.iter().map(|m| m.pruned_params()).sum::<usize>();
         per_site(input)
             + per_site(embedding_output)
-            + layers
+            + sites
                 .iter()
                 .map(|l| {
                     peftgrid_zoo::Position::ALL
                         .iter()
-                        .filter_map(|p| l.sites.get(*p))
+                        .filter_map(|p| l.get(*p))
                         .map(per_site)
                         .sum::<usize>()
                 })
@@ -357,11 +477,7 @@ impl<B: Backend> Model<B> {
 
     /// The per-layer sites, in layer order.
     pub fn layer_sites_mut(&mut self) -> Vec<&mut LayerSites<B>> {
-        let layers = match self {
-            Model::Text(m) => &mut m.layers,
-            Model::Vit(m) => &mut m.layers,
-        };
-        layers.iter_mut().map(|l| &mut l.sites).collect()
+        self.parts_mut().layers
     }
 
     /// The `Position::Input` site.
@@ -369,8 +485,22 @@ impl<B: Backend> Model<B> {
         match self {
             Model::Text(m) => &mut m.input,
             Model::Vit(m) => &mut m.input,
+            Model::Seq2Seq(m) => &mut m.input,
         }
     }
+}
+
+/// Token ids must index the vocabulary (an out-of-range id would read past the embedding).
+fn check_ids<B: Backend>(ids: &Tensor<B, 2, Int>, name: &str, vocab: usize) -> Result<()> {
+    let data = ids.to_data().convert::<i64>();
+    let values = data.as_slice::<i64>().unwrap_or(&[]);
+    if let Some(bad) = values.iter().find(|v| **v < 0 || **v as usize >= vocab) {
+        return Err(ModelError::Input {
+            name: name.into(),
+            message: format!("token id {bad} is outside the vocabulary (0..{vocab})"),
+        });
+    }
+    Ok(())
 }
 
 /// A cheap stand-in while a projection is moved out and back (a 1 × 1 zero weight).

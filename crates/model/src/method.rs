@@ -19,7 +19,12 @@ pub fn apply<B: Backend>(
     device: &B::Device,
 ) -> Result<Count> {
     let shape = config.shape();
-    if matches!(model, Model::Vit(_)) {
+    let pre_ln = match model {
+        Model::Vit(_) => true,
+        Model::Seq2Seq(m) => m.family != crate::seq2seq::Family::Bart,
+        Model::Text(_) => false,
+    };
+    if pre_ln {
         if let Some(m) = method
             .modifications
             .iter()
@@ -28,7 +33,7 @@ pub fn apply<B: Backend>(
             return Err(peftgrid_zoo::ZooError::Spec {
                 spec: method.name.clone(),
                 message: format!(
-                    "{}: post_norm insertion needs a post-LN backbone (BERT, RoBERTa); {} normalises before its sublayers",
+                    "{}: post_norm insertion needs a post-LN backbone (BERT, RoBERTa, BART); {} normalises before its sublayers",
                     m.form.name(),
                     config.model_type
                 ),
@@ -40,12 +45,21 @@ pub fn apply<B: Backend>(
     let accounting = count(method, &shape)?;
     let layers = shape.layers();
     let parts = model.parts_mut();
-    let (input, embedding_output, shared, mut sites) = (
+    let (input, embedding_output, shared, mut sites, mut cross) = (
         parts.input,
         parts.embedding_output,
         parts.shared,
         parts.layers,
+        parts.cross,
     );
+    // The attention kinds, as BackboneShape::attention_kinds lists them: (first layer in
+    // `sites`, count) for each stack's self-attention, then the decoder's cross-attention.
+    let mut self_kinds = Vec::new();
+    let mut start = 0;
+    for n in &parts.stacks {
+        self_kinds.push((start, *n));
+        start += n;
+    }
     for m in &method.modifications {
         let mut mod_shared = None;
         for &position in &m.at {
@@ -61,11 +75,20 @@ pub fn apply<B: Backend>(
                 Position::Embeddings => {
                     embedding_output.push(m.form.build(&p, dims, &ctx(0, None)))
                 }
-                // One prefix generator per attention kind (an encoder has one: self-attention).
+                // One prefix generator per attention kind (an encoder has one: self-attention;
+                // an encoder-decoder three: encoder self, decoder self, decoder cross).
                 Position::Head => {
-                    let index = m.form.build_shared(&p, layers, dims, shared, device);
-                    for (i, s) in sites.iter_mut().enumerate() {
-                        s.head.push(m.form.build(&p, dims, &ctx(i, index)));
+                    for (first, n) in &self_kinds {
+                        let index = m.form.build_shared(&p, *n, dims, shared, device);
+                        for (i, s) in sites[*first..*first + *n].iter_mut().enumerate() {
+                            s.head.push(m.form.build(&p, dims, &ctx(i, index)));
+                        }
+                    }
+                    if !cross.is_empty() {
+                        let index = m.form.build_shared(&p, cross.len(), dims, shared, device);
+                        for (i, s) in cross.iter_mut().enumerate() {
+                            s.head.push(m.form.build(&p, dims, &ctx(i, index)));
+                        }
                     }
                 }
                 _ => {
@@ -75,6 +98,14 @@ pub fn apply<B: Backend>(
                     for (i, s) in sites.iter_mut().enumerate() {
                         if let Some(site) = s.get_mut(position) {
                             site.push(m.form.build(&p, dims, &ctx(i, index)));
+                        }
+                    }
+                    // Cross-attentions have attention positions only.
+                    if position.is_attention() {
+                        for (i, s) in cross.iter_mut().enumerate() {
+                            if let Some(site) = s.get_mut(position) {
+                                site.push(m.form.build(&p, dims, &ctx(i, index)));
+                            }
                         }
                     }
                 }
@@ -93,12 +124,16 @@ pub enum Role {
     Head,
     /// A pretrained parameter.
     Pretrained { bias: bool, norm: bool },
+    /// A constant transformers keeps as a buffer (BART's `final_logits_bias`): never trained.
+    Buffer,
 }
 
 /// The role of the parameter at `path` (module field names joined by '.').
 pub fn role(path: &[String]) -> Role {
     let has = |name: &str| path.iter().any(|p| p == name);
-    if has("sites") || has("input") || has("embedding_output") || has("shared") {
+    if has("final_logits_bias") {
+        Role::Buffer
+    } else if has("sites") || has("input") || has("embedding_output") || has("shared") {
         Role::Method
     } else if has("head") || has("classifier") {
         Role::Head
@@ -116,6 +151,7 @@ pub fn trains(method: &MethodSpec, role: Role) -> bool {
     match role {
         Role::Method => true,
         Role::Head => method.train_head,
+        Role::Buffer => false,
         Role::Pretrained { bias, norm } => method.unfreeze.iter().any(|g| match g {
             ParamGroup::All => true,
             ParamGroup::Biases => bias,

@@ -99,6 +99,9 @@ pub fn load_adapter<B: Backend>(
     dir: &Path,
     device: &B::Device,
 ) -> Result<MethodSpec> {
+    if matches!(model, Model::Seq2Seq(_)) {
+        return Err(crate::adapterhub::seq2seq_unsupported("a peft adapter"));
+    }
     let adapter = PeftAdapter::open(dir)?;
     match adapter.peft_type.as_str() {
         "LORA" => load_lora(model, config, &adapter, device),
@@ -383,6 +386,7 @@ pub fn save_adapter<B: Backend>(
     let (layers, input, shared) = match model {
         Model::Text(m) => (&m.layers, &m.input, &m.shared),
         Model::Vit(m) => (&m.layers, &m.input, &m.shared),
+        Model::Seq2Seq(_) => return Err(crate::adapterhub::seq2seq_unsupported("a peft adapter")),
     };
     let mut adapter_config = json!({
         "peft_version": "0.21.0",

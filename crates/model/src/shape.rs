@@ -4,7 +4,7 @@
 
 use peftgrid_zoo::{BackboneShape, Stack};
 
-use crate::config::{Architecture, BartConfig, TextEncoderConfig, VitConfig};
+use crate::config::{Architecture, BartConfig, T5Config, TextEncoderConfig, VitConfig};
 
 /// Parameters of a transformer layer's pieces, d = hidden, f = FFN width.
 struct Pieces {
@@ -56,8 +56,9 @@ pub(crate) fn backbone_shape(arch: &Architecture, labels: usize, bare: bool) -> 
         Architecture::Bert(c) => text_shape(c, labels, false, true),
         Architecture::Roberta(c) => text_shape(c, labels, true, bare),
         Architecture::Vit(c) => vit_shape(c, labels, bare),
-        Architecture::Bart(c) => bart_shape(c, labels, false),
-        Architecture::Mbart(c) => bart_shape(c, labels, true),
+        Architecture::Bart(c) => bart_shape(c, labels, false, bare),
+        Architecture::Mbart(c) => bart_shape(c, labels, true, bare),
+        Architecture::T5(c) => t5_shape(c),
     }
 }
 
@@ -141,7 +142,7 @@ fn vit_shape(c: &VitConfig, labels: usize, pooler: bool) -> BackboneShape {
     }
 }
 
-fn bart_shape(c: &BartConfig, labels: usize, mbart: bool) -> BackboneShape {
+fn bart_shape(c: &BartConfig, labels: usize, mbart: bool, bare: bool) -> BackboneShape {
     let d = c.d_model;
     let enc = Pieces {
         d,
@@ -195,7 +196,62 @@ fn bart_shape(c: &BartConfig, labels: usize, mbart: bool) -> BackboneShape {
         pretrained: t.all,
         biases: t.biases,
         layer_norms: t.norms,
-        // BartClassificationHead: dense + out_proj on the last EOS state.
-        head: d * d + d + d * labels + labels,
+        // BartClassificationHead (dense + out_proj on the last EOS state) for classification
+        // checkpoints; *ForConditionalGeneration's LM head is the shared embedding (frozen).
+        head: if bare {
+            0
+        } else {
+            d * d + d + d * labels + labels
+        },
+    }
+}
+
+/// T5: no biases anywhere, RMS norms (a gain only), one relative-position table per stack
+/// (in its first layer), q/k/v/o of width heads × d_kv. The LM head is tied to `shared`
+/// (`T5Model`, the base class, has none), so the head counts 0.
+fn t5_shape(c: &T5Config) -> BackboneShape {
+    let (d, f) = (c.d_model, c.d_ff);
+    let a = c.num_heads * c.d_kv;
+    let gated = c.ffn_activation().map(|(g, _)| g).unwrap_or(false);
+    let attention = 4 * d * a;
+    let ffn = if gated { 3 * d * f } else { 2 * d * f };
+    let mut t = Totals::default();
+    t.add(c.vocab_size * d, 0);
+    let relative = c.relative_attention_num_buckets * c.num_heads;
+    let rms = |t: &mut Totals, count: usize| {
+        t.all += d * count;
+        t.norms += d * count;
+    };
+    for _ in 0..c.num_layers {
+        t.add(attention + ffn, 0);
+        rms(&mut t, 2);
+    }
+    for _ in 0..c.decoder_layers() {
+        t.add(2 * attention + ffn, 0);
+        rms(&mut t, 3);
+    }
+    rms(&mut t, 2); // final_layer_norm of each stack
+    t.add(2 * relative, 0);
+    BackboneShape {
+        hidden: d,
+        heads: c.num_heads,
+        attention_dim: a,
+        ffn: f,
+        stacks: vec![
+            Stack {
+                name: "encoder".into(),
+                layers: c.num_layers,
+                cross_attention: false,
+            },
+            Stack {
+                name: "decoder".into(),
+                layers: c.decoder_layers(),
+                cross_attention: true,
+            },
+        ],
+        pretrained: t.all,
+        biases: t.biases,
+        layer_norms: t.norms,
+        head: 0,
     }
 }

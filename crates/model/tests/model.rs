@@ -37,6 +37,9 @@ fn inputs<Bk: Backend>(g: &BTreeMap<String, NamedTensor>, device: &Device<Bk>) -
         pixel_values: g
             .get("pixel_values")
             .map(|t| t.float("pixel_values", device).unwrap()),
+        decoder_input_ids: g
+            .get("decoder_input_ids")
+            .map(|t| t.int("decoder_input_ids", device).unwrap()),
     }
 }
 
@@ -558,6 +561,7 @@ fn minilm_reproduces_the_published_sentence_similarities() {
             attention_mask: Some(mask),
             token_type_ids: Some(types),
             pixel_values: None,
+            decoder_input_ids: None,
         })
         .unwrap();
     let e =
@@ -667,15 +671,22 @@ mod methods {
             let spec = (p.build)();
             // The fixture is 32 wide: budgets that suit base models are cut down to fit.
             let spec = small(spec);
-            for fixture in ["bert", "vit"] {
+            for fixture in ["bert", "vit", "bart", "t5"] {
+                if !fits(&spec, fixture) {
+                    continue;
+                }
                 let (model, _) = with_method::<AD>(fixture, &spec, &device);
                 let model = method::freeze(model, &spec);
                 let before = values(&model);
                 let g = golden(&fixtures().join("hf").join(fixture));
                 let out = model.forward(inputs(&g, &device)).unwrap();
                 // Every token's output counts (ViT's logits read only the CLS token).
-                let loss = out.logits.unwrap().powf_scalar(2.0).mean()
-                    + out.last_hidden_state.powf_scalar(2.0).mean();
+                let logits = match (out.logits, out.token_logits) {
+                    (Some(l), _) => l.powf_scalar(2.0).mean(),
+                    (None, Some(l)) => l.powf_scalar(2.0).mean(),
+                    (None, None) => panic!("{fixture}: no logits"),
+                };
+                let loss = logits + out.last_hidden_state.powf_scalar(2.0).mean();
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
                 let mut optim = AdamConfig::new().init::<AD, Model<AD>>();
                 let model = optim.step(1e-2, model, grads);
@@ -714,6 +725,15 @@ mod methods {
         }
     }
 
+    /// Post-norm insertion (Pfeiffer, UniPELT) exists only on post-LN backbones.
+    fn fits(spec: &MethodSpec, fixture: &str) -> bool {
+        let post_norm = spec
+            .modifications
+            .iter()
+            .any(|m| m.insertion == peftgrid_zoo::Insertion::PostNorm);
+        !(post_norm && matches!(fixture, "vit" | "mbart" | "t5"))
+    }
+
     /// Budgets that fit a 32-wide, 4-head toy model.
     fn small(spec: MethodSpec) -> MethodSpec {
         let budgets: Vec<usize> = spec.budgets().iter().map(|_| 4).collect();
@@ -725,7 +745,10 @@ mod methods {
         let device = Default::default();
         for p in PRESETS {
             let spec = small((p.build)());
-            for fixture in ["bert", "roberta", "vit"] {
+            for fixture in ["bert", "roberta", "vit", "bart", "mbart", "t5"] {
+                if !fits(&spec, fixture) {
+                    continue;
+                }
                 let (model, config) = with_method::<B>(fixture, &spec, &device);
                 let (body, head) = method::trainable(&model, &spec);
                 let c = count(&spec, &config.shape()).unwrap();
@@ -747,7 +770,7 @@ mod methods {
     #[test]
     fn config_counts_equal_the_loaded_models() {
         let device = Default::default();
-        for fixture in ["bert", "roberta", "vit"] {
+        for fixture in ["bert", "roberta", "vit", "bart", "mbart", "t5"] {
             let loaded = load::<B>(fixtures().join("hf").join(fixture), &device).unwrap();
             let shape = loaded.config.shape();
             let (mut pretrained, mut biases, mut norms, mut head) = (0, 0, 0, 0);
@@ -759,7 +782,7 @@ mod methods {
                         norms += if norm { n } else { 0 };
                     }
                     Role::Head => head += n,
-                    Role::Method => {}
+                    Role::Method | Role::Buffer => {}
                 }
             }
             assert_eq!(
@@ -895,10 +918,13 @@ mod methods {
     #[test]
     fn merged_and_unmerged_outputs_agree() {
         let device = Default::default();
-        for name in ["lora", "ia3", "krona"] {
+        for (name, fixture) in ["lora", "ia3", "krona"]
+            .into_iter()
+            .flat_map(|n| ["bert", "bart", "t5"].map(|f| (n, f)))
+        {
             let spec = small(preset(name).unwrap());
-            let (mut model, _) = with_method::<B>("bert", &spec, &device);
-            let g = golden(&fixtures().join("hf/bert"));
+            let (mut model, _) = with_method::<B>(fixture, &spec, &device);
+            let g = golden(&fixtures().join("hf").join(fixture));
             let run = |m: &Model<B>| {
                 m.forward(inputs(&g, &device)).unwrap().named()["last_hidden_state"].as_f32()
             };
@@ -920,7 +946,7 @@ mod methods {
             let restored = run(&model);
             assert!(
                 max_abs_diff(&unmerged, &merged) < 1e-5,
-                "{name}: merged {}",
+                "{name}/{fixture}: merged {}",
                 max_abs_diff(&unmerged, &merged)
             );
             assert!(
@@ -938,26 +964,29 @@ mod methods {
     fn a_fresh_method_starts_as_the_pretrained_model() {
         // Zero-initialised up-projections, unit rescalings, zero bias vectors: no change at step 0.
         let device = Default::default();
-        let g = golden(&fixtures().join("hf/bert"));
-        for name in [
-            "lora",
-            "ia3",
-            "parallel",
-            "scaled_parallel",
-            "mh_parallel",
-            "krona",
-            "adapter_bias",
-            "u_tuning",
+        for (fixture, output) in [
+            ("bert", "last_hidden_state"),
+            ("bart", "logits"),
+            ("t5", "logits"),
         ] {
-            let spec = small(preset(name).unwrap());
-            let mut loaded = load::<B>(fixtures().join("hf/bert"), &device).unwrap();
-            method::apply(&mut loaded.model, &loaded.config, &spec, &device).unwrap();
-            let out = loaded.model.forward(inputs(&g, &device)).unwrap().named();
-            let diff = max_abs_diff(
-                &out["last_hidden_state"].as_f32(),
-                &g["last_hidden_state"].as_f32(),
-            );
-            assert!(diff < TOL, "{name}: {diff}");
+            let g = golden(&fixtures().join("hf").join(fixture));
+            for name in [
+                "lora",
+                "ia3",
+                "parallel",
+                "scaled_parallel",
+                "mh_parallel",
+                "krona",
+                "adapter_bias",
+                "u_tuning",
+            ] {
+                let spec = small(preset(name).unwrap());
+                let mut loaded = load::<B>(fixtures().join("hf").join(fixture), &device).unwrap();
+                method::apply(&mut loaded.model, &loaded.config, &spec, &device).unwrap();
+                let out = loaded.model.forward(inputs(&g, &device)).unwrap().named();
+                let diff = max_abs_diff(&out[output].as_f32(), &g[output].as_f32());
+                assert!(diff < TOL, "{name}/{fixture}: {diff}");
+            }
         }
     }
 
@@ -1048,5 +1077,116 @@ mod methods {
             err.to_string().contains("bad") && err.to_string().contains("lora"),
             "{err}"
         );
+    }
+}
+
+/// BART, mBART and T5: teacher-forced outputs, greedy and beam-search ids against
+/// transformers, the cache against no cache, and the errors of bad settings.
+mod seq2seq {
+    use super::*;
+    use peftgrid_model::generate::{generate, EarlyStopping, GenerationConfig};
+    use peftgrid_model::{EncoderDecoder, Model};
+
+    fn load_s2s(dir: &Path) -> EncoderDecoder<B> {
+        match load::<B>(dir, &Default::default())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .model
+        {
+            Model::Seq2Seq(m) => m,
+            _ => panic!("{}: not an encoder-decoder", dir.display()),
+        }
+    }
+
+    fn ids_of(t: Tensor<B, 2, Int>) -> Vec<Vec<i64>> {
+        let [rows, cols] = t.dims();
+        let v = t.into_data().convert::<i64>().into_vec::<i64>().unwrap();
+        (0..rows)
+            .map(|r| v[r * cols..(r + 1) * cols].to_vec())
+            .collect()
+    }
+
+    fn golden_ids(t: &NamedTensor) -> Vec<Vec<i64>> {
+        let device = Default::default();
+        ids_of(t.int::<B, 2>("ids", &device).unwrap())
+    }
+
+    #[test]
+    fn bart_matches_transformers() {
+        assert_parity("bart", &["encoder_last_hidden_state", "logits"]);
+    }
+
+    #[test]
+    fn mbart_matches_transformers() {
+        assert_parity("mbart", &["encoder_last_hidden_state", "logits"]);
+    }
+
+    #[test]
+    fn t5_matches_transformers() {
+        assert_parity("t5", &["encoder_last_hidden_state", "logits"]);
+    }
+
+    /// The settings of golden.json's `generation` block.
+    fn golden_settings(dir: &Path, beam: bool) -> GenerationConfig {
+        let g = golden_json(dir)["generation"].clone();
+        let base = GenerationConfig::from_model_dir(dir).unwrap();
+        let mut o = GenerationConfig {
+            max_new_tokens: g["max_new_tokens"].as_u64().map(|v| v as usize),
+            min_new_tokens: g["min_new_tokens"].as_u64().map(|v| v as usize),
+            no_repeat_ngram_size: g["greedy_no_repeat_ngram_size"]
+                .as_u64()
+                .map(|v| v as usize),
+            ..Default::default()
+        };
+        if beam {
+            let b = &g["beam4"];
+            o.num_beams = b["num_beams"].as_u64().map(|v| v as usize);
+            o.early_stopping = Some(EarlyStopping::Bool(b["early_stopping"].as_bool().unwrap()));
+            o.length_penalty = b["length_penalty"].as_f64();
+            o.no_repeat_ngram_size = b["no_repeat_ngram_size"].as_u64().map(|v| v as usize);
+        }
+        base.overridden_by(&o)
+    }
+
+    fn check_golden_generation(name: &str) {
+        let dir = fixtures().join("hf").join(name);
+        let model = load_s2s(&dir);
+        let g = golden(&dir);
+        let device = Default::default();
+        let ins = inputs::<B>(&g, &device);
+        let mut cases = vec![("greedy_ids", false)];
+        if g.contains_key("beam4_ids") {
+            cases.push(("beam4_ids", true));
+        }
+        for (key, beam) in cases {
+            let settings = golden_settings(&dir, beam)
+                .resolve(model.vocab_size(), None)
+                .unwrap();
+            let want = golden_ids(&g[key]);
+            for use_cache in [true, false] {
+                let got = generate(
+                    &model,
+                    ins.input_ids.clone().unwrap(),
+                    ins.attention_mask.clone(),
+                    &settings,
+                    use_cache,
+                );
+                assert_eq!(ids_of(got), want, "{name}/{key} (cache: {use_cache})");
+            }
+        }
+    }
+
+    #[test]
+    fn bart_generates_the_golden_ids() {
+        check_golden_generation("bart");
+    }
+
+    #[test]
+    fn mbart_generates_the_golden_ids() {
+        check_golden_generation("mbart");
+    }
+
+    #[test]
+    fn t5_generates_the_golden_ids() {
+        check_golden_generation("t5");
     }
 }

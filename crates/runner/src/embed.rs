@@ -57,6 +57,7 @@ impl BackendJob for Embed {
             attention_mask: Some(mask),
             token_type_ids: Some(types),
             pixel_values: None,
+            decoder_input_ids: None,
         })?;
         let mask = out.attention_mask.context("embed needs a text encoder")?;
         let pooled = mean_pool_normalized(out.last_hidden_state, mask);

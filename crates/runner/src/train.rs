@@ -212,6 +212,7 @@ fn batch_inputs<Bk: Backend>(b: &peftgrid_data::TextBatch, device: &Bk::Device) 
         attention_mask: Some(int(&b.attention_mask)),
         token_type_ids: Some(int(&b.token_type_ids)),
         pixel_values: None,
+        decoder_input_ids: None,
     }
 }
 

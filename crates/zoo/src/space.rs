@@ -68,6 +68,20 @@ impl Position {
         )
     }
 
+    /// A position inside an attention sublayer: every attention (a decoder's cross-attention
+    /// too) has one site of each.
+    pub fn is_attention(self) -> bool {
+        matches!(
+            self,
+            Position::Q
+                | Position::K
+                | Position::V
+                | Position::O
+                | Position::Head
+                | Position::Attention
+        )
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Position::Input => "input",
