@@ -23,6 +23,8 @@ pub struct Checkpoint {
     tensors: BTreeMap<String, TensorSnapshot>,
     prefix: Option<String>,
     used: RefCell<BTreeSet<String>>,
+    /// A stand-in that hands out random weights for every name (benchmarks of a config's size).
+    random_seed: Option<u64>,
 }
 
 impl Checkpoint {
@@ -78,7 +80,51 @@ impl Checkpoint {
             tensors,
             prefix: None,
             used: RefCell::new(BTreeSet::new()),
+            random_seed: None,
         })
+    }
+
+    /// No file: every requested tensor is random (N(0, 0.02); norm gains 1, other vectors 0),
+    /// reproducible from `seed` and the tensor's name, and optional tensors are absent. For
+    /// benchmarking a model of a config's size without its weights.
+    pub fn random(seed: u64) -> Self {
+        Self {
+            path: PathBuf::from("<random init>"),
+            tensors: BTreeMap::new(),
+            prefix: None,
+            used: RefCell::new(BTreeSet::new()),
+            random_seed: Some(seed),
+        }
+    }
+
+    fn random_data(seed: u64, name: &str, shape: &[usize]) -> TensorData {
+        let n: usize = shape.iter().product();
+        if shape.len() == 1 {
+            let v = if name.contains("norm") && name.ends_with("weight") {
+                1.0
+            } else {
+                0.0
+            };
+            return TensorData::new(vec![v as f32; n], shape.to_vec());
+        }
+        // splitmix64 seeded by the name, Box–Muller for normals.
+        let mut state = name.bytes().fold(seed ^ 0x9E37_79B9_7F4A_7C15, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100_0000_01B3)
+        });
+        let mut next = || {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let values: Vec<f32> = (0..n)
+            .map(|_| {
+                let (u1, u2) = (next().max(1e-300), next());
+                ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos() * 0.02) as f32
+            })
+            .collect();
+        TensorData::new(values, shape.to_vec())
     }
 
     /// Looks names up under `prefix.` first (e.g. `bert.` for `BertForSequenceClassification`).
@@ -132,6 +178,9 @@ impl Checkpoint {
     /// Reads `name` as float32 data of shape `expected`; `why` says where the expected shape
     /// comes from, for the error message.
     pub fn data(&self, name: &str, expected: &[usize], why: &str) -> Result<TensorData> {
+        if let Some(seed) = self.random_seed {
+            return Ok(Self::random_data(seed, name, expected));
+        }
         let key = self
             .resolve(name)
             .ok_or_else(|| ModelError::MissingTensor {

@@ -92,19 +92,29 @@ pub fn load<B: Backend>(dir: impl AsRef<Path>, device: &B::Device) -> Result<Loa
     }
     let config = ModelConfig::from_path(&config_path)?;
     let ckpt = Checkpoint::open_dir(dir)?.with_prefix(config.base_prefix());
-    let model = match config.architecture {
-        Architecture::Bert(_) | Architecture::Roberta(_) => {
-            Model::Text(TextEncoder::load(&config, &ckpt, device)?)
-        }
-        Architecture::Vit(_) => Model::Vit(Vit::load(&config, &ckpt, device)?),
-        Architecture::Bart(_) | Architecture::Mbart(_) | Architecture::T5(_) => {
-            Model::Seq2Seq(EncoderDecoder::load(&config, &ckpt, device)?)
-        }
-    };
+    let model = build(&config, &ckpt, device)?;
     Ok(Loaded {
         unused_keys: ckpt.unused_keys(),
         config,
         model,
+    })
+}
+
+/// The model `config` describes, with the weights of `ckpt` (which may be
+/// [`Checkpoint::random`], for benchmarks).
+pub fn build<B: Backend>(
+    config: &ModelConfig,
+    ckpt: &Checkpoint,
+    device: &B::Device,
+) -> Result<Model<B>> {
+    Ok(match config.architecture {
+        Architecture::Bert(_) | Architecture::Roberta(_) => {
+            Model::Text(TextEncoder::load(config, ckpt, device)?)
+        }
+        Architecture::Vit(_) => Model::Vit(Vit::load(config, ckpt, device)?),
+        Architecture::Bart(_) | Architecture::Mbart(_) | Architecture::T5(_) => {
+            Model::Seq2Seq(EncoderDecoder::load(config, ckpt, device)?)
+        }
     })
 }
 

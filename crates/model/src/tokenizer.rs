@@ -104,6 +104,17 @@ impl TextTokenizer {
         self.encode_inputs(inputs)
     }
 
+    /// Text of `ids`, special tokens (padding, EOS, language codes) left out, as
+    /// `tokenizer.decode(ids, skip_special_tokens=True)`.
+    pub fn decode(&self, ids: &[u32]) -> Result<String> {
+        self.inner
+            .decode(ids, true)
+            .map_err(|e| ModelError::Tokenizer {
+                path: self.path.clone(),
+                message: e.to_string(),
+            })
+    }
+
     /// Encodes sentence pairs (`[CLS] a [SEP] b [SEP]` for BERT, with token types 0/1).
     pub fn encode_pairs(&self, pairs: &[(&str, &str)]) -> Result<Encoded> {
         let inputs: Vec<tokenizers::EncodeInput> =

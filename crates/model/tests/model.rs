@@ -1175,6 +1175,202 @@ mod seq2seq {
         }
     }
 
+    /// A path of cases.json (relative to the repository root) on this machine.
+    fn case_path(path: &str) -> PathBuf {
+        match path.strip_prefix("../shared/fixtures/") {
+            Some(rest) => fixtures().join(rest),
+            None => Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../..")
+                .join(path),
+        }
+    }
+
+    /// 67 settings × models from tests/data/generation/make_reference.py (transformers 5.17):
+    /// greedy and beam search with EOS at different steps per row and beam, early stopping
+    /// true/false/"never", length penalties, min/max lengths, no-repeat n-grams, forced
+    /// BOS/EOS. Each with and without the cache.
+    #[test]
+    fn generation_matches_transformers_across_settings() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/generation");
+        let cases: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(root.join("cases.json")).unwrap())
+                .unwrap();
+        let device = Default::default();
+        let mut models: BTreeMap<String, (EncoderDecoder<B>, Option<usize>)> = BTreeMap::new();
+        let cases = cases["cases"].as_array().unwrap();
+        assert!(cases.len() >= 60, "{} cases", cases.len());
+        let mut eos_rows = 0;
+        for case in cases {
+            let name = case["name"].as_str().unwrap();
+            let model_dir = case_path(case["model"].as_str().unwrap());
+            let key = model_dir.display().to_string();
+            if !models.contains_key(&key) {
+                let config = peftgrid_model::ModelConfig::from_path(&model_dir).unwrap();
+                let max_positions = match &config.architecture {
+                    peftgrid_model::Architecture::Bart(c)
+                    | peftgrid_model::Architecture::Mbart(c) => Some(c.max_position_embeddings),
+                    _ => None,
+                };
+                models.insert(key.clone(), (load_s2s(&model_dir), max_positions));
+            }
+            let (model, max_positions) = &models[&key];
+            let named =
+                tensors::read(&case_path(case["inputs"]["file"].as_str().unwrap())).unwrap();
+            let ids = named["input_ids"]
+                .int::<B, 2>("input_ids", &device)
+                .unwrap();
+            let mask = named
+                .get("attention_mask")
+                .map(|t| t.int::<B, 2>("attention_mask", &device).unwrap());
+            let overrides: GenerationConfig =
+                serde_json::from_value(case["kwargs"].clone()).unwrap();
+            let settings = GenerationConfig::from_model_dir(&model_dir)
+                .unwrap()
+                .overridden_by(&overrides)
+                .resolve(model.vocab_size(), *max_positions)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let want: Vec<Vec<i64>> = serde_json::from_value(case["ids"].clone()).unwrap();
+            let eos = settings.eos.first().map(|e| *e as i64);
+            eos_rows += want
+                .iter()
+                .filter(|r| r[1..].iter().any(|t| Some(*t) == eos))
+                .count();
+            for use_cache in [true, false] {
+                let got = generate(model, ids.clone(), mask.clone(), &settings, use_cache);
+                assert_eq!(ids_of(got), want, "{name} (cache: {use_cache})");
+            }
+        }
+        // The cases exercise finishing: many rows end with EOS before the length limit.
+        assert!(eos_rows > 50, "only {eos_rows} rows with EOS");
+    }
+
+    #[test]
+    fn broken_encoder_decoders_and_settings_are_named_errors() {
+        // A missing decoder tensor: the key and the names tried.
+        let key = "model.decoder.layers.1.encoder_attn.k_proj.weight";
+        let dir = edited_copy(
+            "bart",
+            |_| {},
+            |w| {
+                w.remove(key);
+            },
+        );
+        let msg = load_error(dir.path());
+        assert!(msg.contains("missing tensor") && msg.contains(key), "{msg}");
+        // T5 without its decoder's relative position table.
+        let key = "decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight";
+        let dir = edited_copy(
+            "t5",
+            |_| {},
+            |w| {
+                w.remove(key);
+            },
+        );
+        assert!(load_error(dir.path()).contains(key));
+        // A config that does not fit the weights.
+        let dir = edited_copy("mbart", |c| c["decoder_ffn_dim"] = 48.into(), |_| {});
+        let msg = load_error(dir.path());
+        assert!(
+            msg.contains("fc1.weight") && msg.contains("[48, 32]"),
+            "{msg}"
+        );
+        // A wrong model_type, and a T5 FFN kind that does not exist.
+        let dir = edited_copy("bart", |c| c["model_type"] = "pegasus".into(), |_| {});
+        let msg = load_error(dir.path());
+        assert!(msg.contains("`pegasus`") && msg.contains("t5"), "{msg}");
+        let dir = edited_copy(
+            "t5",
+            |c| c["feed_forward_proj"] = "gated-gelu-x".into(),
+            |_| {},
+        );
+        let msg = load_error(dir.path());
+        assert!(msg.contains("feed_forward_proj"), "{msg}");
+        let dir = edited_copy("bart", |c| c["decoder_attention_heads"] = 5.into(), |_| {});
+        let msg = load_error(dir.path());
+        assert!(msg.contains("decoder_attention_heads"), "{msg}");
+
+        // Inconsistent generation settings.
+        let base = GenerationConfig::from_model_dir(fixtures().join("hf/bart")).unwrap();
+        let bad = |o: GenerationConfig| {
+            base.clone()
+                .overridden_by(&o)
+                .resolve(512, Some(64))
+                .unwrap_err()
+                .to_string()
+        };
+        let msg = bad(GenerationConfig {
+            num_beams: Some(0),
+            ..Default::default()
+        });
+        assert!(msg.contains("num_beams"), "{msg}");
+        let msg = bad(GenerationConfig {
+            min_new_tokens: Some(10),
+            max_new_tokens: Some(5),
+            ..Default::default()
+        });
+        assert!(
+            msg.contains("min_new_tokens") && msg.contains("max_length"),
+            "{msg}"
+        );
+        let msg = bad(GenerationConfig {
+            min_length: Some(30),
+            max_length: Some(20),
+            ..Default::default()
+        });
+        assert!(msg.contains("min_length"), "{msg}");
+        let msg = bad(GenerationConfig {
+            max_new_tokens: Some(0),
+            ..Default::default()
+        });
+        assert!(msg.contains("max_new_tokens"), "{msg}");
+        let msg = bad(GenerationConfig {
+            forced_bos_token_id: Some(9999),
+            ..Default::default()
+        });
+        assert!(
+            msg.contains("forced_bos_token_id") && msg.contains("9999"),
+            "{msg}"
+        );
+        let msg = bad(GenerationConfig {
+            do_sample: Some(true),
+            ..Default::default()
+        });
+        assert!(msg.contains("do_sample"), "{msg}");
+        // A generation_config.json with a mistyped field names file and field.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("generation_config.json"),
+            r#"{"early_stopping": "sometimes"}"#,
+        )
+        .unwrap();
+        let msg = GenerationConfig::from_model_dir(dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("generation_config.json") && msg.contains("early_stopping"),
+            "{msg}"
+        );
+        // transformers' defaults: 20 new tokens, capped by the learned positions.
+        let r = base.resolve(512, Some(16)).unwrap();
+        assert_eq!((r.max_length, r.num_beams, r.min_length), (16, 1, 0));
+        assert_eq!(base.resolve(512, None).unwrap().max_length, 21);
+    }
+
+    /// transformers' bucket function on a grid of distances (values from
+    /// `T5Attention._relative_position_bucket` in transformers 5.17).
+    #[test]
+    fn t5_relative_buckets_match_transformers() {
+        use peftgrid_model::seq2seq::relative_position_bucket as bucket;
+        let rel: Vec<i64> = vec![
+            -200, -128, -100, -40, -17, -16, -9, -8, -7, -1, 0, 1, 7, 8, 9, 16, 17, 40, 100, 127,
+            128, 200,
+        ];
+        let bi: Vec<usize> = rel.iter().map(|r| bucket(*r, true, 32, 128)).collect();
+        let uni: Vec<usize> = rel.iter().map(|r| bucket(*r, false, 32, 128)).collect();
+        assert_eq!(bi, super::BIDIRECTIONAL_32_128);
+        assert_eq!(uni, super::UNIDIRECTIONAL_32_128);
+    }
+
     #[test]
     fn bart_generates_the_golden_ids() {
         check_golden_generation("bart");
@@ -1190,3 +1386,13 @@ mod seq2seq {
         check_golden_generation("t5");
     }
 }
+
+/// `T5Attention._relative_position_bucket(rel, bidirectional, 32, 128)` in transformers 5.17
+/// for rel = -200, -128, -100, -40, -17, -16, -9, -8, -7, -1, 0, 1, 7, 8, 9, 16, 17, 40, 100,
+/// 127, 128, 200.
+const BIDIRECTIONAL_32_128: [usize; 22] = [
+    15, 15, 15, 12, 10, 10, 8, 8, 7, 1, 0, 17, 23, 24, 24, 26, 26, 28, 31, 31, 31, 31,
+];
+const UNIDIRECTIONAL_32_128: [usize; 22] = [
+    31, 31, 30, 23, 16, 16, 9, 8, 7, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+];

@@ -17,8 +17,8 @@ pub struct ForwardArgs {
     /// Hugging Face model folder: config.json + model.safetensors (or pytorch_model.bin).
     #[arg(long)]
     pub model: PathBuf,
-    /// safetensors file with `input_ids`, `attention_mask`, `token_type_ids` (int64) and/or
-    /// `pixel_values` (float32).
+    /// safetensors file with `input_ids`, `attention_mask`, `token_type_ids`,
+    /// `decoder_input_ids` (encoder-decoders; int64) and/or `pixel_values` (float32).
     #[arg(long)]
     pub inputs: PathBuf,
     /// An adapter folder to load onto the model first, in peft's format (adapter_config.json +
@@ -26,7 +26,8 @@ pub struct ForwardArgs {
     /// + adapter.safetensors or pytorch_adapter.bin); the format is read from the config.
     #[arg(long)]
     pub adapter: Option<PathBuf>,
-    /// Where to write the outputs (`last_hidden_state`, `logits`, `embeddings`, ...).
+    /// Where to write the outputs (`last_hidden_state`, `logits`, `embeddings`,
+    /// `encoder_last_hidden_state`, ...).
     #[arg(long)]
     pub out: PathBuf,
     /// A safetensors file of reference outputs (e.g. a fixture's golden.safetensors): prints the
@@ -152,5 +153,6 @@ fn read_inputs<B: Backend>(
             .get("pixel_values")
             .map(|t| t.float::<B, 4>("pixel_values", device))
             .transpose()?,
+        decoder_input_ids: int("decoder_input_ids")?,
     })
 }

@@ -6,6 +6,7 @@ mod data;
 mod embed;
 mod experiment;
 mod forward;
+mod generate;
 mod methods;
 mod results_cmd;
 mod score;
@@ -34,6 +35,12 @@ struct Cli {
 enum Command {
     /// Run a Hugging Face model folder on named input tensors and write the named outputs.
     Forward(forward::ForwardArgs),
+    /// Decode with an encoder-decoder (greedy or beam search, as transformers' generate), from
+    /// token ids or text.
+    Generate(generate::GenerateArgs),
+    /// Decoding throughput (tokens/s) of a BART/mBART/T5 config's size with random weights,
+    /// greedy and beam search, with and without the key/value cache.
+    BenchGenerate(generate::BenchGenerateArgs),
     /// Mean-pooled, L2-normalised sentence embeddings and their pairwise cosine similarities.
     Embed(embed::EmbedArgs),
     /// Convert an adapter between peft's and AdapterHub's formats.
@@ -78,6 +85,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let texts = args.texts.clone();
             let full = args.full;
             run_on(cli.backend, embed::Embed(args))?.print(&texts, full);
+        }
+        Command::Generate(args) => {
+            run_on(cli.backend, generate::Generate(args))?;
+        }
+        Command::BenchGenerate(args) => {
+            run_on(cli.backend, generate::BenchGenerate(args))?;
         }
         Command::Convert(args) => run_on(cli.backend, convert::Convert(args))?,
         Command::Score(args) => score::score(&args)?,

@@ -33,6 +33,9 @@ fn forward_reproduces_every_encoder_fixture() {
         ("bert", &["embeddings", "last_hidden_state", "logits"][..]),
         ("roberta", &["last_hidden_state", "logits"][..]),
         ("vit", &["last_hidden_state", "logits"][..]),
+        ("bart", &["encoder_last_hidden_state", "logits"][..]),
+        ("mbart", &["encoder_last_hidden_state", "logits"][..]),
+        ("t5", &["encoder_last_hidden_state", "logits"][..]),
     ] {
         let dir = fixtures().join("hf").join(name);
         let golden = dir.join("golden.safetensors");
@@ -59,6 +62,153 @@ fn forward_reproduces_every_encoder_fixture() {
             assert!(diff < 1e-4, "{name}/{o}: {diff}");
         }
     }
+}
+
+#[test]
+fn generate_reproduces_the_golden_ids() {
+    let tmp = tempfile::tempdir().unwrap();
+    let greedy: &[&str] = &["--max-new-tokens", "12", "--min-new-tokens", "4"];
+    let beam4: &[&str] = &[
+        "--max-new-tokens",
+        "12",
+        "--min-new-tokens",
+        "4",
+        "--num-beams",
+        "4",
+        "--early-stopping",
+        "true",
+        "--no-repeat-ngram-size",
+        "3",
+    ];
+    for (name, key, settings) in [
+        ("bart", "greedy_ids", greedy),
+        ("bart", "beam4_ids", beam4),
+        ("mbart", "beam4_ids", beam4),
+        ("t5", "greedy_ids", greedy),
+    ] {
+        let dir = fixtures().join("hf").join(name);
+        let golden = dir.join("golden.safetensors");
+        let out = tmp.path().join(format!("{name}-{key}.safetensors"));
+        let mut args = vec![
+            "generate",
+            "--model",
+            dir.to_str().unwrap(),
+            "--inputs",
+            golden.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--compare",
+            golden.to_str().unwrap(),
+            "--compare-key",
+            key,
+        ];
+        args.extend_from_slice(settings);
+        let o = peftgrid(&args);
+        assert!(o.status.success(), "{name}/{key}: {}", text(&o));
+        let ours = tensors::read(&out).unwrap();
+        let reference = tensors::read(&golden).unwrap();
+        assert_eq!(ours["generated_ids"].shape, reference[key].shape);
+        assert_eq!(
+            ours["generated_ids"].as_f32(),
+            reference[key].as_f32(),
+            "{name}/{key}"
+        );
+    }
+    // Settings that contradict each other fail before anything runs; encoders cannot generate.
+    let bart = fixtures().join("hf/bart");
+    let golden = bart.join("golden.safetensors");
+    for (extra, field) in [
+        (&["--num-beams", "0"][..], "num_beams"),
+        (
+            &["--min-new-tokens", "9", "--max-new-tokens", "3"][..],
+            "min_new_tokens",
+        ),
+        (&["--early-stopping", "maybe"][..], "early-stopping"),
+    ] {
+        let mut args = vec![
+            "generate",
+            "--model",
+            bart.to_str().unwrap(),
+            "--inputs",
+            golden.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = peftgrid(&args);
+        assert!(
+            !o.status.success() && text(&o).contains(field),
+            "{}",
+            text(&o)
+        );
+    }
+    // Text in, text out: a word-level tokenizer.json over the fixture's 512 ids beside it.
+    let model = tmp.path().join("bart-with-tokenizer");
+    std::fs::create_dir(&model).unwrap();
+    for f in ["config.json", "model.safetensors", "generation_config.json"] {
+        std::fs::copy(bart.join(f), model.join(f)).unwrap();
+    }
+    let special = ["<s>", "<pad>", "</s>", "<unk>"];
+    let mut vocab = serde_json::Map::new();
+    for i in 0..512usize {
+        let token = special.get(i).map_or(format!("w{i}"), |s| s.to_string());
+        vocab.insert(token, i.into());
+    }
+    let added: Vec<serde_json::Value> = special
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            serde_json::json!({"id": i, "content": t, "single_word": false, "lstrip": false,
+                "rstrip": false, "normalized": false, "special": true})
+        })
+        .collect();
+    let tokenizer = serde_json::json!({
+        "version": "1.0", "truncation": null, "padding": null, "added_tokens": added,
+        "normalizer": null, "pre_tokenizer": {"type": "WhitespaceSplit"},
+        "post_processor": null, "decoder": null,
+        "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "<unk>"}
+    });
+    std::fs::write(model.join("tokenizer.json"), tokenizer.to_string()).unwrap();
+    let o = peftgrid(&[
+        "generate",
+        "--model",
+        model.to_str().unwrap(),
+        "--text",
+        "w40 w41 w42 w43 </s>",
+        "--text",
+        "w7 w8 </s>",
+        "--max-new-tokens",
+        "6",
+        "--min-new-tokens",
+        "6",
+    ]);
+    let printed = text(&o);
+    assert!(o.status.success(), "{printed}");
+    // Each source echoed, then its decoded output: six generated words, special tokens dropped.
+    let outputs: Vec<&str> = printed
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("→ "))
+        .collect();
+    assert_eq!(outputs.len(), 2, "{printed}");
+    for out in outputs {
+        assert_eq!(out.split_whitespace().count(), 6, "{printed}");
+        assert!(
+            out.split_whitespace().all(|w| w.starts_with('w')),
+            "{printed}"
+        );
+    }
+
+    let bert = fixtures().join("hf/bert");
+    let o = peftgrid(&[
+        "generate",
+        "--model",
+        bert.to_str().unwrap(),
+        "--inputs",
+        bert.join("golden.safetensors").to_str().unwrap(),
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("not an encoder-decoder"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]
