@@ -61,13 +61,34 @@ parity backend="ndarray":
     #!/usr/bin/env bash
     set -euo pipefail
     out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
-    for m in bert roberta vit; do
+    run="cargo run --release -q -p peftgrid-runner {{ if backend == "ndarray" { "" } else { "--features " + backend } }} -- --backend {{backend}}"
+    for m in bert roberta vit bart mbart t5; do
         echo "== $m"
-        cargo run --release -q -p peftgrid-runner {{ if backend == "ndarray" { "" } else { "--features " + backend } }} -- \
-            --backend {{backend}} forward --model {{fixtures}}/hf/$m \
+        $run forward --model {{fixtures}}/hf/$m \
             --inputs {{fixtures}}/hf/$m/golden.safetensors --out "$out/$m.safetensors" \
             --compare {{fixtures}}/hf/$m/golden.safetensors
     done
+    # Generated ids, with each golden.json's settings.
+    for m in bart mbart t5; do
+        echo "== $m generate (greedy)"
+        $run generate --model {{fixtures}}/hf/$m --inputs {{fixtures}}/hf/$m/golden.safetensors \
+            --max-new-tokens 12 --min-new-tokens 4 \
+            --compare {{fixtures}}/hf/$m/golden.safetensors --compare-key greedy_ids
+    done
+    for m in bart mbart; do
+        echo "== $m generate (beam 4)"
+        $run generate --model {{fixtures}}/hf/$m --inputs {{fixtures}}/hf/$m/golden.safetensors \
+            --max-new-tokens 12 --min-new-tokens 4 --num-beams 4 --early-stopping true \
+            --no-repeat-ngram-size 3 \
+            --compare {{fixtures}}/hf/$m/golden.safetensors --compare-key beam4_ids
+    done
+
+# Decoding throughput on a BART-base-sized random model: batch 16, source 512, 60 new tokens,
+# greedy and beam 4 (tokens/s; add `--no-cache-too` to time decoding without the cache).
+bench-generate backend="ndarray" *flags="":
+    cargo run --release -q -p peftgrid-runner {{ if backend == "ndarray" { "" } else { "--features " + backend } }} -- \
+        --backend {{backend}} bench-generate --config crates/model/tests/configs/bart-base.json \
+        --batch 16 --source 512 --new-tokens 60 --num-beams 1,4 {{flags}}
 
 # Release binary with a GPU backend (CUDA is loaded at run time; no toolkit needed to build).
 build-gpu feature="cuda":

@@ -324,6 +324,8 @@ struct Stepper<'a, B: Backend> {
     model: &'a EncoderDecoder<B>,
     memory: Encoded<B>,
     cache: Option<DecoderCache<B>>,
+    /// The LM head's `[d, vocab]` weight, laid out once.
+    head: Tensor<B, 2>,
 }
 
 impl<B: Backend> Stepper<'_, B> {
@@ -337,10 +339,17 @@ impl<B: Backend> Stepper<'_, B> {
         let t = hidden.dims()[1];
         let d = hidden.dims()[2];
         let last = hidden.slice([0..rows, t - 1..t, 0..d]);
-        let logits = self.model.logits(last);
+        let logits = self.model.logits_with(last, self.head.clone());
         let vocab = logits.dims()[2];
         logits.reshape([rows, vocab])
     }
+}
+
+/// `t` copied into its own row-major buffer (a transposed view would be re-laid out by every
+/// matmul that reads it).
+fn contiguous<B: Backend>(t: Tensor<B, 2>) -> Tensor<B, 2> {
+    let device = t.device();
+    Tensor::from_data(t.into_data(), &device)
 }
 
 /// The logits processors transformers' generate builds for these settings, in its order:
@@ -453,6 +462,7 @@ fn greedy<B: Backend>(
         model,
         memory: encoded.clone(),
         cache: use_cache.then(|| DecoderCache::new(model.decoder_layers.len())),
+        head: contiguous(model.lm_head_weight()),
     };
     let mut ids = Tensor::<B, 2, Int>::full([rows, 1], s.decoder_start_token_id as i64, &device);
     let mut unfinished = Tensor::<B, 2, Int>::ones([rows, 1], &device);
@@ -500,6 +510,7 @@ fn beam_search<B: Backend>(
         model,
         memory: encoded.repeat_rows(nb),
         cache: use_cache.then(|| DecoderCache::new(model.decoder_layers.len())),
+        head: contiguous(model.lm_head_weight()),
     };
     // transformers: `pad_token_id or eos_token_id[0]` (a pad id of 0 falls through to eos).
     let fill = match (s.pad, s.eos.first()) {

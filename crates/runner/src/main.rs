@@ -37,7 +37,7 @@ enum Command {
     Forward(forward::ForwardArgs),
     /// Decode with an encoder-decoder (greedy or beam search, as transformers' generate), from
     /// token ids or text.
-    Generate(generate::GenerateArgs),
+    Generate(Box<generate::GenerateArgs>),
     /// Decoding throughput (tokens/s) of a BART/mBART/T5 config's size with random weights,
     /// greedy and beam search, with and without the key/value cache.
     BenchGenerate(generate::BenchGenerateArgs),
@@ -87,7 +87,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             run_on(cli.backend, embed::Embed(args))?.print(&texts, full);
         }
         Command::Generate(args) => {
-            run_on(cli.backend, generate::Generate(args))?;
+            run_on(cli.backend, generate::Generate(*args))?;
         }
         Command::BenchGenerate(args) => {
             run_on(cli.backend, generate::BenchGenerate(args))?;

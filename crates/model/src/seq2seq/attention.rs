@@ -270,7 +270,7 @@ impl<B: Backend> Seq2SeqLayer<B> {
                             .attention
                             .key_values(memory.hidden.clone(), cs, shared)
                     });
-                    if let Some(c) = cache.as_deref_mut() {
+                    if let Some(c) = cache {
                         c.cross_kv.get_or_insert_with(|| kv.clone());
                     }
                     cross

@@ -289,19 +289,29 @@ impl<B: Backend> EncoderDecoder<B> {
         }
     }
 
+    /// The LM head's weight as `[d, vocab]` (the shared embedding transposed when tied).
+    pub fn lm_head_weight(&self) -> Tensor<B, 2> {
+        match &self.lm_head {
+            Some(w) => w.val(),
+            None => self.embed_tokens.weight.val().transpose(),
+        }
+    }
+
     /// The LM head: `[rows, t, d]` → `[rows, t, vocab]`.
     pub fn logits(&self, hidden: Tensor<B, 3>) -> Tensor<B, 3> {
+        self.logits_with(hidden, self.lm_head_weight())
+    }
+
+    /// [`EncoderDecoder::logits`] with the head's weight given: decoding lays the tied weight
+    /// out once (`[d, vocab]`, contiguous) instead of transposing it at every step.
+    pub fn logits_with(&self, hidden: Tensor<B, 3>, weight: Tensor<B, 2>) -> Tensor<B, 3> {
         let [rows, t, d] = hidden.dims();
         let hidden = if self.output_scale != 1.0 {
             hidden.mul_scalar(self.output_scale)
         } else {
             hidden
         };
-        let flat = hidden.reshape([rows * t, d]);
-        let logits = match &self.lm_head {
-            Some(w) => flat.matmul(w.val()),
-            None => flat.matmul(self.embed_tokens.weight.val().transpose()),
-        };
+        let logits = hidden.reshape([rows * t, d]).matmul(weight);
         let logits = match &self.final_logits_bias {
             Some(b) => logits + b.val().unsqueeze(),
             None => logits,
