@@ -493,6 +493,32 @@ fn greedy<B: Backend>(
     ids
 }
 
+/// The `k` largest entries of each row of `scores` (`[rows, n]`), largest first, with their
+/// column indices; ties go to the lower index. k passes of arg-max, so it stays on the device
+/// (Burn's sort-based top-k reads the tensor back to the host) and costs O(k·n) instead of a
+/// sort. Banned entries (−∞) rank below every finite score but above the entries already
+/// taken, so the indices are always distinct.
+fn top_k<B: Backend>(scores: Tensor<B, 2>, k: usize) -> (Tensor<B, 2>, Tensor<B, 2, Int>) {
+    let [rows, _] = scores.dims();
+    let device = scores.device();
+    let banned = scores.clone().equal_elem(f32::NEG_INFINITY);
+    let mut x = scores.mask_fill(banned, f32::MIN);
+    let taken = Tensor::<B, 2>::full([rows, 1], f32::NEG_INFINITY, &device);
+    let (mut values, mut indices) = (Vec::with_capacity(k), Vec::with_capacity(k));
+    for _ in 0..k {
+        let (v, i) = x.clone().max_dim_with_indices(1);
+        x = x.scatter(1, i.clone(), taken.clone(), IndexingUpdateOp::Add);
+        values.push(v);
+        indices.push(i);
+    }
+    let values = Tensor::cat(values, 1);
+    let was_banned = values.clone().equal_elem(f32::MIN);
+    (
+        values.mask_fill(was_banned, f32::NEG_INFINITY),
+        Tensor::cat(indices, 1),
+    )
+}
+
 /// transformers' `_beam_search`, state for state (see the module documentation).
 fn beam_search<B: Backend>(
     model: &EncoderDecoder<B>,
@@ -561,9 +587,7 @@ fn beam_search<B: Backend>(
         let log_probs = process(s, &flat, log_softmax(logits, 1));
         let log_probs =
             log_probs.reshape([batch, nb, vocab]) + running_scores.clone().unsqueeze_dim(2);
-        let (topk_scores, topk_indices) = log_probs
-            .reshape([batch, nb * vocab])
-            .topk_with_indices(keep, 1);
+        let (topk_scores, topk_indices) = top_k(log_probs.reshape([batch, nb * vocab]), keep);
         let source_beam = topk_indices.clone().div_scalar(vocab as i64);
         let topk_ids = topk_indices.remainder_scalar(vocab as i64);
         let topk_sequences = gather3(running.clone(), source_beam.clone()).slice_assign(
@@ -580,7 +604,7 @@ fn beam_search<B: Backend>(
 
         // The best num_beams continuations that did not stop run on.
         let penalised = topk_scores.clone() + hits.clone().float().mul_scalar(NEG);
-        let (_, next) = penalised.clone().topk_with_indices(nb, 1);
+        let (_, next) = top_k(penalised.clone(), nb);
         running = gather3(topk_sequences.clone(), next.clone());
         running_scores = penalised.gather(1, next.clone());
         let rows = source_row.gather(1, next);
@@ -597,7 +621,7 @@ fn beam_search<B: Backend>(
             + improvable.clone().bool_not().float().mul_scalar(NEG)
             + just_finished.clone().bool_not().float().mul_scalar(NEG);
         let merged_scores = Tensor::cat(vec![beam_scores, candidate], 1);
-        let (_, best) = merged_scores.clone().topk_with_indices(nb, 1);
+        let (_, best) = top_k(merged_scores.clone(), nb);
         sequences = gather3(
             Tensor::cat(vec![sequences, topk_sequences], 1),
             best.clone(),

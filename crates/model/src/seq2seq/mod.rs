@@ -215,7 +215,7 @@ impl<B: Backend> EncoderDecoder<B> {
         }
         let last = hidden_states[hidden_states.len() - 1].clone();
         let hidden = match &self.encoder_norm {
-            Some(n) => self.dropout.forward(n.forward(last)),
+            Some(n) => self.final_dropout(n.forward(last)),
             None => last,
         };
         Encoded {
@@ -284,8 +284,16 @@ impl<B: Backend> EncoderDecoder<B> {
             c.len += t;
         }
         match &self.decoder_norm {
-            Some(n) => self.dropout.forward(n.forward(x)),
+            Some(n) => self.final_dropout(n.forward(x)),
             None => x,
+        }
+    }
+
+    /// T5 applies dropout after each stack's final norm; mBART does not.
+    fn final_dropout(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        match self.family {
+            Family::T5 => self.dropout.forward(x),
+            _ => x,
         }
     }
 
