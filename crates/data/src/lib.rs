@@ -28,7 +28,9 @@ pub use glue::GlueTask;
 pub use image_pipeline::{batch_pixels, Preprocessor, Transform};
 pub use sample::low_resource;
 pub use seq2seq::PairExample;
-pub use tokenize::{bucketed_batches, TargetBatch, TextBatch, TextEncoder};
+pub use tokenize::{
+    bucketed_batches, targets_from_ids, token_batches, TargetBatch, TextBatch, TextEncoder,
+};
 pub use vision::{ImageExample, ImageSource};
 
 use std::fmt;

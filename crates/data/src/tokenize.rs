@@ -391,6 +391,45 @@ pub fn bucketed_batches(
     batches
 }
 
+/// Token-budget batches (fairseq's `--max-tokens`): indices are shuffled with `seed`, cut into
+/// chunks of 1,000, each chunk sorted by length (longest first) and cut greedily so that a
+/// batch's padded size — its sentence count times its longest length — stays within
+/// `max_tokens`, with at most `max_sentences` sentences; the batches are then shuffled. A sentence
+/// longer than the budget gets a batch of its own. Every index appears exactly once.
+pub fn token_batches(
+    lengths: &[usize],
+    max_tokens: usize,
+    max_sentences: usize,
+    seed: u64,
+) -> Vec<Vec<usize>> {
+    let mut idx: Vec<usize> = (0..lengths.len()).collect();
+    let mut r = rng::rng(seed, 0);
+    rng::shuffle(&mut r, &mut idx);
+    let mut batches: Vec<Vec<usize>> = Vec::new();
+    for chunk in idx.chunks_mut(1000) {
+        chunk.sort_by_key(|&i| std::cmp::Reverse(lengths[i]));
+        let mut current: Vec<usize> = Vec::new();
+        let mut longest = 0;
+        for &i in chunk.iter() {
+            let l = lengths[i].max(1);
+            let wider = longest.max(l);
+            let fits =
+                (current.len() + 1) * wider <= max_tokens && current.len() < max_sentences.max(1);
+            if !current.is_empty() && !fits {
+                batches.push(std::mem::take(&mut current));
+                longest = 0;
+            }
+            longest = longest.max(l);
+            current.push(i);
+        }
+        if !current.is_empty() {
+            batches.push(current);
+        }
+    }
+    rng::shuffle(&mut r, &mut batches);
+    batches
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -413,6 +452,23 @@ mod tests {
         assert_eq!(e.len(), 11);
         assert_eq!(lengths[e[0][0]], 112);
         assert!(bucketed_batches(&[], 4, 0, true).is_empty());
+    }
+
+    #[test]
+    fn token_batches_keep_the_budget() {
+        let lengths: Vec<usize> = (0..2500).map(|i| 1 + (i * 7919) % 97).collect();
+        let b = token_batches(&lengths, 512, 16, 5);
+        let mut all: Vec<usize> = b.iter().flatten().copied().collect();
+        all.sort();
+        assert_eq!(all, (0..2500).collect::<Vec<_>>());
+        for x in &b {
+            let longest = x.iter().map(|&i| lengths[i]).max().unwrap();
+            assert!(x.len() * longest <= 512 && x.len() <= 16, "{x:?}");
+        }
+        assert_eq!(b, token_batches(&lengths, 512, 16, 5));
+        assert_ne!(b, token_batches(&lengths, 512, 16, 6));
+        // A sentence over the budget is a batch of its own.
+        assert_eq!(token_batches(&[700, 3], 512, 16, 0).len(), 2);
     }
 
     #[test]

@@ -41,6 +41,26 @@ pub fn apply<B: Backend>(
             .into());
         }
     }
+    // UniPELT's gate averages σ(x W_g) over the sequence (Mao et al. define it on encoders): in a
+    // decoder that average reads tokens not generated yet, so teacher-forced training would
+    // leak the target and cached decoding would disagree with it.
+    if matches!(model, Model::Seq2Seq(_)) {
+        if let Some(m) = method
+            .modifications
+            .iter()
+            .find(|m| m.composition == peftgrid_zoo::Composition::Gated)
+        {
+            return Err(peftgrid_zoo::ZooError::Spec {
+                spec: method.name.clone(),
+                message: format!(
+                    "{}: gated composition (UniPELT's gate, a mean over the sequence) is defined for encoders; on {} it would read future decoder tokens",
+                    m.form.name(),
+                    config.model_type
+                ),
+            }
+            .into());
+        }
+    }
     // Validates every budget against every site before anything is built.
     let accounting = count(method, &shape)?;
     let layers = shape.layers();

@@ -23,7 +23,9 @@
 //! # Tables
 //!
 //! One table per backbone. Rows are (method, budgets), in the order they first appear in the
-//! results file; a "% params" column gives `percent_trainable`. Columns are tasks, each on one
+//! results file; a "% params" column gives the deployed % (`percent_deployed`: a prefix counted
+//! as its keys and values, as He et al. count budgets), or `percent_trainable` for rows without
+//! it. Columns are tasks, each on one
 //! split (the first present of `test`, `validation`, `validation*`, `test*`, then any other,
 //! `train` last; other splits are named in a footnote), scored by the task's `main_metric`.
 //! A cell aggregates the `ok` runs of its (method, budgets, task, split): the **median** over
@@ -214,7 +216,7 @@ struct Cell {
     shared_seed: bool,
     /// Some run is on sample data.
     sample: bool,
-    /// Median percent_trainable of the runs (the chart's x).
+    /// Median deployed (else trainable) % of the runs (the chart's x).
     percent: f64,
     /// The first published entry for this cell's metric, and ours − it.
     published: Option<(PublishedEntry, f64)>,
@@ -995,13 +997,13 @@ impl Section {
             let mut percents: Vec<f64> = shown
                 .iter()
                 .filter(|r| of_key(r))
-                .map(|r| r.percent_trainable)
+                .map(|r| r.budget_percent())
                 .collect();
             if percents.is_empty() {
                 percents = rows
                     .iter()
                     .filter(|r| of_key(r))
-                    .map(|r| r.percent_trainable)
+                    .map(|r| r.budget_percent())
                     .collect();
             }
             let percent = {
@@ -1059,7 +1061,7 @@ impl Section {
                     n: runs.len(),
                     shared_seed: seeds.len() < runs.len(),
                     sample,
-                    percent: median(&runs.iter().map(|r| r.percent_trainable).collect::<Vec<_>>()),
+                    percent: median(&runs.iter().map(|r| r.budget_percent()).collect::<Vec<_>>()),
                     published,
                     first: runs[0].clone(),
                 }));

@@ -93,6 +93,10 @@ pub struct ResultRow {
     pub trainable_with_head: u64,
     /// `trainable_params` as a percentage of the backbone's parameters (He et al.'s "% params").
     pub percent_trainable: f64,
+    /// The parameters left once training-time reparameterisations are merged (a prefix counts
+    /// as its keys and values, its MLP dropped) as a % of the backbone: He et al.'s budget.
+    /// `None` in files written before the column existed.
+    pub percent_deployed: Option<f64>,
     /// Peak accelerator (or process) memory during training, when the backend reports it.
     pub peak_memory_bytes: Option<u64>,
     /// Training throughput, when measured.
@@ -128,6 +132,12 @@ impl ResultRow {
     /// The value of the main metric, if the row has it.
     pub fn main_value(&self) -> Option<f64> {
         self.metrics.get(&self.main_metric).copied()
+    }
+
+    /// The % of parameters tables and charts show: the deployed %, as the papers count a
+    /// budget, where the row has it, else the trainable %.
+    pub fn budget_percent(&self) -> f64 {
+        self.percent_deployed.unwrap_or(self.percent_trainable)
     }
 
     /// The row's identity in a store: (run_id, split).

@@ -237,6 +237,10 @@ fn frame_from_rows(rows: &[ResultRow]) -> PolarsResult<DataFrame> {
         u64s("trainable_with_head", rows, |r| r.trainable_with_head),
         f64s("percent_trainable", rows, |r| r.percent_trainable),
         Column::new(
+            "percent_deployed".into(),
+            rows.iter().map(|r| r.percent_deployed).collect::<Vec<_>>(),
+        ),
+        Column::new(
             "peak_memory_bytes".into(),
             rows.iter().map(|r| r.peak_memory_bytes).collect::<Vec<_>>(),
         ),
@@ -398,6 +402,16 @@ fn rows_from_frame(path: &Path, df: &DataFrame) -> Result<Vec<ResultRow>> {
     let trainable_params = f.u64s("trainable_params")?;
     let trainable_with_head = f.u64s("trainable_with_head")?;
     let percent_trainable = f.f64s("percent_trainable")?;
+    // Added after the first files were written: absent means unknown.
+    let percent_deployed = if df
+        .get_column_names()
+        .iter()
+        .any(|n| n.as_str() == "percent_deployed")
+    {
+        f.opt_f64s("percent_deployed")?
+    } else {
+        vec![None; df.height()]
+    };
     let peak_memory_bytes = f.opt_u64s("peak_memory_bytes")?;
     let train_samples_per_s = f.opt_f64s("train_samples_per_s")?;
     let wall_s = f.f64s("wall_s")?;
@@ -447,6 +461,7 @@ fn rows_from_frame(path: &Path, df: &DataFrame) -> Result<Vec<ResultRow>> {
             trainable_params: trainable_params[i],
             trainable_with_head: trainable_with_head[i],
             percent_trainable: percent_trainable[i],
+            percent_deployed: percent_deployed[i],
             peak_memory_bytes: peak_memory_bytes[i],
             train_samples_per_s: train_samples_per_s[i],
             wall_s: wall_s[i],

@@ -235,6 +235,14 @@ hyperparameters! {
     low_resource_k: Option<usize> = None;
     /// Decoding, for sequence-to-sequence tasks.
     generation: Option<Generation> = None;
+    /// Examples per evaluation batch (sources per batch when generating).
+    eval_batch_size: usize = 64;
+    /// Evaluate on the first N examples of the evaluation split only (generation on CPU);
+    /// the final test split, when there is one, is always scored whole.
+    max_eval_examples: Option<usize> = None;
+    /// Text put before every source (T5's task prefixes: "summarize: ",
+    /// "translate English to Romanian: ").
+    source_prefix: Option<String> = None;
 }
 
 impl TrainSweep {
@@ -293,6 +301,14 @@ impl TrainConfig {
             self.label_smoothing
         );
         ensure!(self.eval_every != Some(0), "eval_every: must be at least 1");
+        ensure!(
+            self.eval_batch_size >= 1,
+            "eval_batch_size: must be at least 1"
+        );
+        ensure!(
+            self.max_eval_examples != Some(0),
+            "max_eval_examples: must be at least 1"
+        );
         ensure!(self.patience != Some(0), "patience: must be at least 1");
         ensure!(
             self.low_resource_k != Some(0),

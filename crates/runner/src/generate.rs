@@ -118,16 +118,6 @@ fn seq2seq<B: Backend>(model: Model<B>, what: &str) -> anyhow::Result<EncoderDec
     }
 }
 
-/// The learned-position limit transformers caps a default max_length by.
-fn max_positions(config: &peftgrid_model::ModelConfig) -> Option<usize> {
-    match &config.architecture {
-        peftgrid_model::Architecture::Bart(c) | peftgrid_model::Architecture::Mbart(c) => {
-            Some(c.max_position_embeddings)
-        }
-        _ => None,
-    }
-}
-
 fn int_rows(t: Tensor<impl Backend, 2, Int>) -> Vec<Vec<i64>> {
     let [rows, cols] = t.dims();
     let v = t
@@ -150,7 +140,7 @@ impl BackendJob for Generate {
         let model = seq2seq(loaded.model, &args.model.display().to_string())?;
         let settings = GenerationConfig::from_model_dir(&args.model)?
             .overridden_by(&args.settings.overrides()?)
-            .resolve(model.vocab_size(), max_positions(&config))?;
+            .resolve(model.vocab_size(), crate::tasks::max_positions(&config))?;
 
         let mut texts = args.text.clone();
         if let Some(path) = &args.text_file {

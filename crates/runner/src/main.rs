@@ -11,6 +11,7 @@ mod methods;
 mod results_cmd;
 mod score;
 mod sweep;
+mod tasks;
 mod train;
 
 use clap::{Parser, Subcommand};

@@ -12,14 +12,15 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::Device;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use peftgrid_data::check::Dataset;
-use peftgrid_data::{GlueTask, Split, TextEncoder};
+use peftgrid_data::Split;
 use peftgrid_model::method;
 use peftgrid_results::{ResultRow, ResultStore, Status};
 use peftgrid_zoo::MethodSpec;
 
 use crate::backend::{train_on, BackendKind, TrainJob};
 use crate::experiment::{dry_run_table, parse_shard, shard, Experiment, RunSpec};
-use crate::train::{evaluate, train_text, Ending, Progress, TextTaskData};
+use crate::tasks;
+use crate::train::{train, Ending, Progress, Splits, Task};
 
 #[derive(Debug, clap::Args)]
 pub struct SweepArgs {
@@ -58,17 +59,25 @@ fn missing_inputs(runs: &[RunSpec]) -> Option<String> {
                 r.backbone.display()
             ));
         }
-        if let Ok(Dataset::Glue(task)) = r.task.parse::<Dataset>() {
-            if peftgrid_data::glue::load(&r.data_dir, task, Split::Train).is_err() {
-                return Some(format!(
-                    "{} training data in {} (GLUE Parquet from https://huggingface.co/datasets/nyu-mll/glue or the TSVs from https://gluebenchmark.com/tasks)",
-                    r.task,
-                    r.data_dir.display()
-                ));
+        if let Ok(dataset) = r.task.parse::<Dataset>() {
+            if let Err(why) = train_split_here(dataset, &r.data_dir) {
+                return Some(format!("{} training data ({why})", r.task));
             }
         }
     }
     None
+}
+
+/// Whether the training split of `dataset` is in `dir` (the error says where to get it).
+fn train_split_here(dataset: Dataset, dir: &Path) -> Result<(), String> {
+    let found = match dataset {
+        Dataset::Glue(task) => peftgrid_data::glue::load(dir, task, Split::Train).map(|_| ()),
+        Dataset::Xsum => peftgrid_data::xsum::locate(dir, Split::Train).map(|_| ()),
+        Dataset::Wmt16 => peftgrid_data::wmt16::locate(dir, Split::Train, "en", "ro").map(|_| ()),
+        Dataset::Cifar100 => peftgrid_data::cifar100::locate(dir, Split::Train).map(|_| ()),
+        Dataset::Fgvc(set) => peftgrid_data::fgvc::locate(dir, set, Split::Train).map(|_| ()),
+    };
+    found.map_err(|e| e.to_string())
 }
 
 pub fn sweep(args: &SweepArgs, backend: BackendKind) -> anyhow::Result<()> {
@@ -228,48 +237,51 @@ impl TrainJob for RunJob<'_> {
         let started = Instant::now();
         reset_peak_rss();
         let dataset: Dataset = spec.task.parse()?;
-        let Dataset::Glue(task) = dataset else {
-            anyhow::bail!(
-                "training on {dataset} is not implemented yet (GLUE-format classification is)"
-            );
-        };
         B::seed(&device, spec.seed);
         let mut loaded = peftgrid_model::load::<B>(&spec.backbone, &device)?;
-        loaded.model.set_new_head(
-            &loaded.config,
-            task.num_labels(),
-            spec.train.head_pooling,
-            &device,
-        );
-        method::apply(&mut loaded.model, &loaded.config, &spec.method, &device)?;
-        let model = method::freeze(loaded.model, &spec.method);
+        match dataset {
+            Dataset::Glue(task) => {
+                let (task, splits) = tasks::text(spec, task, &mut loaded, &device)?;
+                self.train_and_score(backend, started, loaded, &task, splits, &device)
+            }
+            Dataset::Cifar100 | Dataset::Fgvc(_) => {
+                let (task, splits) = tasks::image(spec, dataset, &mut loaded, &device)?;
+                self.train_and_score(backend, started, loaded, &task, splits, &device)
+            }
+            Dataset::Xsum | Dataset::Wmt16 => {
+                let (task, splits) = tasks::seq2seq(spec, dataset, &loaded)?;
+                self.train_and_score(backend, started, loaded, &task, splits, &device)
+            }
+        }
+    }
+}
+
+impl RunJob<'_> {
+    /// Applies the method to the readied backbone, trains, and makes the run's rows: the
+    /// selection split's best metrics, and the test split's when there is one.
+    fn train_and_score<B: AutodiffBackend, T: Task>(
+        self,
+        backend: BackendKind,
+        started: Instant,
+        loaded: peftgrid_model::Loaded<B>,
+        task: &T,
+        data: Splits<T::Example>,
+        device: &Device<B>,
+    ) -> anyhow::Result<Vec<ResultRow>> {
+        let spec = self.spec;
+        let mut model = loaded.model;
+        method::apply(&mut model, &loaded.config, &spec.method, device)?;
+        let model = method::freeze(model, &spec.method);
         let (body, with_head) = {
             let (body, head) = method::trainable(&model, &spec.method);
             (body, body + head)
         };
-        let pretrained = loaded.config.shape().pretrained;
+        let shape = loaded.config.shape();
+        // He et al.'s budget: what is left after merging (a prefix's MLP dropped).
+        let deployed = peftgrid_zoo::count(&spec.method, &shape)
+            .map(|c| c.deployed)
+            .ok();
 
-        let mut train = peftgrid_data::glue::load(&spec.data_dir, task, Split::Train)?;
-        let eval_split = eval_split(task);
-        let validation = peftgrid_data::glue::load(&spec.data_dir, task, eval_split)?;
-        // UniPELT's low-resource setting: K training examples and a 1,000-example dev split from
-        // train for model selection; the GLUE dev set is the test set.
-        let (eval, eval_name, test) = match spec.train.low_resource_k {
-            Some(k) => {
-                let (k_train, dev) = peftgrid_data::low_resource(&train, k, 1000, spec.seed)?;
-                train = k_train;
-                (dev, "train-heldout-dev".to_string(), Some(validation))
-            }
-            None => (validation, eval_split.as_str().to_string(), None),
-        };
-        let tokenizer = spec.backbone.join("tokenizer.json");
-        let encoder = TextEncoder::from_file(&tokenizer, spec.train.max_len)?;
-        let data = TextTaskData {
-            task,
-            train,
-            eval,
-            eval_split: eval_name.clone(),
-        };
         let bar = self.bar;
         let log_steps = std::env::var_os("PEFTGRID_LOG_STEPS").is_some();
         let mut on_step = |p: Progress| {
@@ -280,13 +292,13 @@ impl TrainJob for RunJob<'_> {
             bar.set_position(p.step as u64);
             bar.set_message(format!("{:.4}", p.loss));
         };
-        let outcome = train_text(
+        let outcome = train(
             model,
+            task,
             &data,
-            &encoder,
             &spec.train,
             spec.seed,
-            &device,
+            device,
             &mut on_step,
         )?;
 
@@ -306,23 +318,22 @@ impl TrainJob for RunJob<'_> {
             );
         }
         let mut base = base_row(spec, backend, &format!("{device:?}"));
-        base.main_metric = task.metrics()[0].to_string();
+        base.main_metric = task.main_metric().to_string();
         base.trainable_params = body as u64;
         base.trainable_with_head = with_head as u64;
-        base.percent_trainable = 100.0 * body as f64 / pretrained as f64;
+        base.percent_trainable = 100.0 * body as f64 / shape.pretrained as f64;
+        base.percent_deployed = deployed.map(|d| 100.0 * d as f64 / shape.pretrained as f64);
         base.steps = outcome.steps as u64;
         base.train_samples_per_s =
             Some(outcome.train_samples as f64 / outcome.train_seconds.max(1e-9));
         base.peak_memory_bytes = peak_rss_bytes();
-        let mut rows = Vec::new();
         match outcome.ending {
             Ending::Diverged { at_step, loss } => {
                 base.status = Status::Diverged;
                 base.note = format!("loss {loss} at step {at_step}");
-                base.split = eval_name;
+                base.split = data.eval_split;
                 base.wall_s = started.elapsed().as_secs_f64();
-                rows.push(base);
-                return Ok(rows);
+                return Ok(vec![base]);
             }
             // The best step and the whole curve are in results/<sweep>/curves/.
             Ending::EarlyStopped { at_step } => base.note = format!("early stop at step {at_step}"),
@@ -342,13 +353,14 @@ impl TrainJob for RunJob<'_> {
             &spec.method,
             &self.adapters_dir.join(&spec.id()[..16]),
         );
+        let mut rows = Vec::new();
         let mut row = base.clone();
-        row.split = eval_name;
+        row.split = data.eval_split;
         row.metrics = outcome.best.clone();
-        if let Some(test) = test {
-            let metrics = evaluate(&outcome.model.valid(), task, &test, &encoder, 64, &device)?;
+        if let Some((test, split)) = &data.test {
+            let metrics = task.evaluate(&outcome.model.valid(), test, device)?;
             let mut test_row = base.clone();
-            test_row.split = eval_split.as_str().to_string();
+            test_row.split = split.clone();
             test_row.metrics = metrics;
             test_row.wall_s = started.elapsed().as_secs_f64();
             rows.push(test_row);
@@ -359,21 +371,12 @@ impl TrainJob for RunJob<'_> {
     }
 }
 
-/// The GLUE split a task is evaluated on (GLUE's test labels are not public).
-fn eval_split(task: GlueTask) -> Split {
-    if task == GlueTask::Mnli {
-        Split::ValidationMatched
-    } else {
-        Split::Validation
-    }
-}
-
 /// Data under `datasets/samples/` is the embedded stand-in, never the benchmark.
 fn sample_note(data_dir: &Path) -> Option<String> {
     let s = data_dir.to_string_lossy();
     s.contains("datasets/samples").then(|| {
         format!(
-            "SAMPLE DATA ({s}: real sentiment corpora in GLUE's format, see datasets/samples/README.md), not GLUE"
+            "SAMPLE DATA ({s}: real text in the benchmark's format, see datasets/samples/README.md), not the benchmark"
         )
     })
 }
@@ -490,6 +493,7 @@ fn base_row(spec: &RunSpec, backend: BackendKind, device: &str) -> ResultRow {
         trainable_params: 0,
         trainable_with_head: 0,
         percent_trainable: 0.0,
+        percent_deployed: None,
         peak_memory_bytes: None,
         train_samples_per_s: None,
         wall_s: 0.0,

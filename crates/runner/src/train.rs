@@ -1,5 +1,5 @@
-//! The training and evaluation loop (custom, not Burn's Learner), for sequence classification
-//! and regression (GLUE and the sample tasks).
+//! The training and evaluation loop (custom, not Burn's Learner), one for every kind of task:
+//! what differs (batches, loss, evaluation) is a [`Task`] ([`crate::tasks`]).
 //!
 //! Optimisation follows what the papers' PyTorch code does:
 //! - AdamW (Loshchilov & Hutter) as `torch.optim.AdamW`: decoupled decay p ← p(1 − lr·λ), bias-
@@ -11,23 +11,25 @@
 //! - HF's `get_linear_schedule_with_warmup`: the k-th update uses lr·k/w during warm-up, then
 //!   lr·(T − k)/(T − w);
 //! - gradient accumulation with the loss divided by the number of micro-batches;
-//! - cross-entropy with label smoothing as `torch.nn.CrossEntropyLoss(label_smoothing=ε)`, MSE
-//!   for one-output regression (STS-B), as `*ForSequenceClassification` does.
+//! - cross-entropy with label smoothing as `torch.nn.CrossEntropyLoss(label_smoothing=ε)` (per
+//!   target token, padding ignored, for teacher-forced seq2seq), MSE for one-output regression
+//!   (STS-B), as `*ForSequenceClassification` does;
+//! - batches bucketed by length, or cut to a token budget (`batch_tokens`, fairseq's
+//!   `--max-tokens`).
 //!
 //! A NaN or infinite loss ends the run as diverged (the sweep goes on).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use anyhow::Context;
 use burn::module::{AutodiffModule, ModuleVisitor, Param, ParamId};
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::{AdamW, AdamWConfig, GradientsAccumulator, GradientsParams, Optimizer};
 use burn::prelude::*;
 use burn::tensor::activation;
 use burn::tensor::backend::AutodiffBackend;
-use peftgrid_data::{GlueTask, Label, TextEncoder};
-use peftgrid_model::{Inputs, Model};
+use peftgrid_data::tokenize::IGNORE_INDEX;
+use peftgrid_model::Model;
 
 use crate::experiment::{Schedule, TrainConfig};
 use serde::{Deserialize, Serialize};
@@ -163,12 +165,45 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> GroupedAdamW<B, M> {
     }
 }
 
-/// A GLUE-format task, loaded.
-pub struct TextTaskData {
-    pub task: GlueTask,
-    pub train: Vec<peftgrid_data::TextExample>,
-    pub eval: Vec<peftgrid_data::TextExample>,
+/// What a task brings to the loop: the examples' lengths (for batching), the loss of a batch and
+/// the evaluation. One implementation per kind of task (text classification, image
+/// classification, sequence to sequence) in [`crate::tasks`].
+pub trait Task {
+    type Example: Sync;
+
+    /// The metric model selection maximises (a key of [`Task::evaluate`]'s map).
+    fn main_metric(&self) -> &str;
+
+    /// Each training example's length in tokens (batches are bucketed by it, or cut to a token
+    /// budget); equal lengths for images.
+    fn lengths(&self, train: &[Self::Example]) -> anyhow::Result<Vec<usize>>;
+
+    /// The mean loss of the batch `indices` of `train`; `stream` seeds its augmentation.
+    fn loss<B: Backend>(
+        &self,
+        model: &Model<B>,
+        train: &[Self::Example],
+        indices: &[usize],
+        stream: u64,
+        device: &B::Device,
+    ) -> anyhow::Result<Tensor<B, 1>>;
+
+    /// Metrics (×100, the papers' scale) of `model` on `examples`.
+    fn evaluate<B: Backend>(
+        &self,
+        model: &Model<B>,
+        examples: &[Self::Example],
+        device: &B::Device,
+    ) -> anyhow::Result<BTreeMap<String, f64>>;
+}
+
+/// A task's examples: what it trains on, what selects the best model, and what that model is
+/// finally scored on when it is another split.
+pub struct Splits<E> {
+    pub train: Vec<E>,
+    pub eval: Vec<E>,
     pub eval_split: String,
+    pub test: Option<(Vec<E>, String)>,
 }
 
 /// Progress, for a progress bar.
@@ -203,134 +238,43 @@ pub struct Outcome<B: AutodiffBackend> {
     pub model: Model<B>,
 }
 
-fn batch_inputs<Bk: Backend>(b: &peftgrid_data::TextBatch, device: &Bk::Device) -> Inputs<Bk> {
-    let shape = [b.batch, b.seq_len];
-    let int =
-        |v: &[i64]| Tensor::<Bk, 2, Int>::from_data(TensorData::new(v.to_vec(), shape), device);
-    Inputs {
-        input_ids: Some(int(&b.input_ids)),
-        attention_mask: Some(int(&b.attention_mask)),
-        token_type_ids: Some(int(&b.token_type_ids)),
-        pixel_values: None,
-        decoder_input_ids: None,
-    }
-}
-
-/// The loss of `logits` (`[b, n]`) against `labels`.
-fn loss<Bk: Backend>(
-    logits: Tensor<Bk, 2>,
-    labels: &[Label],
+/// Cross-entropy of `logits` (`[n, classes]`) against `targets` (`[n]`), averaged over the
+/// entries whose target is not `ignore` (−100 for padded target tokens), with label smoothing ε
+/// as `torch.nn.CrossEntropyLoss(label_smoothing=ε, ignore_index=-100)` and HF's
+/// `LabelSmoother`: (1 − ε)·NLL + ε·(mean over classes of −log p).
+pub fn cross_entropy<B: Backend>(
+    logits: Tensor<B, 2>,
+    targets: Tensor<B, 1, Int>,
     label_smoothing: f64,
-    device: &Bk::Device,
-) -> anyhow::Result<Tensor<Bk, 1>> {
-    let [b, n] = logits.dims();
-    if n == 1 {
-        let y: Vec<f32> = labels
-            .iter()
-            .map(|l| match l {
-                Label::Score(s) => Ok(*s),
-                other => anyhow::bail!("a regression head needs scores, got {other:?}"),
-            })
-            .collect::<anyhow::Result<_>>()?;
-        let y = Tensor::<Bk, 1>::from_data(TensorData::new(y, [b]), device);
-        return Ok((logits.reshape([b]) - y).powi_scalar(2).mean());
-    }
-    let y: Vec<i64> = labels
-        .iter()
-        .map(|l| match l {
-            Label::Class(c) if *c < n => Ok(*c as i64),
-            other => anyhow::bail!("a {n}-class head needs class labels, got {other:?}"),
-        })
-        .collect::<anyhow::Result<_>>()?;
-    let y = Tensor::<Bk, 2, Int>::from_data(TensorData::new(y, [b, 1]), device);
+) -> Tensor<B, 1> {
+    let [n, _] = logits.dims();
+    let active = targets.clone().not_equal_elem(IGNORE_INDEX);
+    let weight = active.clone().float();
+    let count = weight.clone().sum().clamp_min(1.0);
+    let safe = targets.mask_fill(active.bool_not(), 0).reshape([n, 1]);
     let logp = activation::log_softmax(logits, 1);
-    let nll = logp.clone().gather(1, y).neg().mean();
+    let nll = logp.clone().gather(1, safe).reshape([n]).neg();
+    let nll = (nll * weight.clone()).sum() / count.clone();
     if label_smoothing == 0.0 {
-        return Ok(nll);
+        return nll;
     }
-    let smooth = logp.mean_dim(1).neg().mean();
-    Ok(nll.mul_scalar(1.0 - label_smoothing) + smooth.mul_scalar(label_smoothing))
+    let smooth = logp.mean_dim(1).reshape([n]).neg();
+    let smooth = (smooth * weight).sum() / count;
+    nll.mul_scalar(1.0 - label_smoothing) + smooth.mul_scalar(label_smoothing)
 }
 
-/// Metrics (×100, GLUE convention) of `model` on `examples`.
-pub fn evaluate<Bk: Backend>(
-    model: &Model<Bk>,
-    task: GlueTask,
-    examples: &[peftgrid_data::TextExample],
-    encoder: &TextEncoder,
-    batch_size: usize,
-    device: &Bk::Device,
-) -> anyhow::Result<BTreeMap<String, f64>> {
-    let (mut pred_class, mut pred_score) = (Vec::new(), Vec::new());
-    let indices: Vec<usize> = (0..examples.len()).collect();
-    for chunk in indices.chunks(batch_size.max(1)) {
-        let batch = encoder.encode_batch(examples, chunk)?;
-        let logits = model
-            .forward(batch_inputs::<Bk>(&batch, device))?
-            .logits
-            .context("the model has no task head")?;
-        let [b, n] = logits.dims();
-        let values: Vec<f32> = logits
-            .into_data()
-            .convert::<f32>()
-            .into_vec()
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        for row in values.chunks(n).take(b) {
-            if n == 1 {
-                pred_score.push(row[0] as f64);
-            } else {
-                let best = row
-                    .iter()
-                    .enumerate()
-                    .max_by(|a, b| a.1.total_cmp(b.1))
-                    .map(|(i, _)| i)
-                    .unwrap_or(0);
-                pred_class.push(best);
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    for &metric in task.metrics() {
-        let value = if task.num_labels() == 1 {
-            let gold: Vec<f64> = examples
-                .iter()
-                .map(|e| match e.label {
-                    Label::Score(s) => s as f64,
-                    _ => f64::NAN,
-                })
-                .collect();
-            match metric {
-                "pearson" => peftgrid_metrics::correlation::pearson(&pred_score, &gold)?,
-                "spearman" => peftgrid_metrics::correlation::spearman(&pred_score, &gold)?,
-                other => anyhow::bail!("metric {other} on a regression task"),
-            }
-        } else {
-            let gold: Vec<usize> = examples
-                .iter()
-                .map(|e| match e.label {
-                    Label::Class(c) => Ok(c),
-                    ref other => {
-                        anyhow::bail!("evaluation example without a class label: {other:?}")
-                    }
-                })
-                .collect::<anyhow::Result<_>>()?;
-            match metric {
-                "accuracy" => peftgrid_metrics::classification::accuracy(&pred_class, &gold)?,
-                "f1" => peftgrid_metrics::classification::f1(&pred_class, &gold)?,
-                "mcc" => peftgrid_metrics::classification::matthews_corrcoef(&pred_class, &gold)?,
-                other => anyhow::bail!("metric {other} on a classification task"),
-            }
-        };
-        out.insert(metric.to_string(), value * 100.0);
-    }
-    Ok(out)
+/// The augmentation stream of batch `b` of `epoch` (distinct per batch, fixed by the seed).
+fn stream(seed: u64, epoch: usize, b: usize) -> u64 {
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ((epoch as u64) << 32 | b as u64)
 }
 
-/// Trains `model` (method applied and frozen, head set) on a text task.
-pub fn train_text<B: AutodiffBackend>(
+/// Trains `model` (method applied and frozen, head set) on `task`: AdamW in two groups,
+/// warm-up and decay, global clipping, accumulation, evaluation every `eval_every` updates (once
+/// per epoch by default) keeping the best model, early stopping, NaN → diverged.
+pub fn train<B: AutodiffBackend, T: Task>(
     mut model: Model<B>,
-    data: &TextTaskData,
-    encoder: &TextEncoder,
+    task: &T,
+    data: &Splits<T::Example>,
     h: &TrainConfig,
     seed: u64,
     device: &B::Device,
@@ -342,21 +286,24 @@ pub fn train_text<B: AutodiffBackend>(
         "no evaluation examples ({})",
         data.eval_split
     );
-    let lengths = encoder.lengths(&data.train)?;
+    let lengths = task.lengths(&data.train)?;
     let accum = h.grad_accum.max(1);
-    let per_epoch = lengths.len().div_ceil(h.batch_size.max(1)).div_ceil(accum);
+    let epoch_batches = |epoch: usize| {
+        let seed = seed.wrapping_add(epoch as u64);
+        match h.batch_tokens {
+            Some(tokens) => peftgrid_data::token_batches(&lengths, tokens, h.batch_size, seed),
+            None => peftgrid_data::bucketed_batches(&lengths, h.batch_size.max(1), seed, true),
+        }
+    };
+    let per_epoch = epoch_batches(0).len().div_ceil(accum);
     let total = h.max_steps.map_or(per_epoch * h.epochs.max(1), |m| {
         m.min(per_epoch * h.epochs.max(1)).max(1)
     });
     let warmup = h
         .warmup_steps
         .unwrap_or((h.warmup_ratio * total as f64).ceil() as usize);
-    anyhow::ensure!(
-        h.batch_tokens.is_none(),
-        "batch_tokens (token-budget batches) is for seq2seq tasks; use batch_size here"
-    );
     let eval_every = h.eval_every.unwrap_or(per_epoch).max(1);
-    let main_metric = data.task.metrics()[0];
+    let main_metric = task.main_metric().to_string();
 
     let mut optim = GroupedAdamW::<B, Model<B>>::new(h);
     let mut step = 0usize;
@@ -371,20 +318,19 @@ pub fn train_text<B: AutodiffBackend>(
     let mut ending = Ending::Finished;
 
     'epochs: for epoch in 0..h.epochs.max(1) {
-        let batches = peftgrid_data::bucketed_batches(
-            &lengths,
-            h.batch_size.max(1),
-            seed.wrapping_add(epoch as u64),
-            true,
-        );
-        for group in batches.chunks(accum) {
+        let batches = epoch_batches(epoch);
+        for (g, group) in batches.chunks(accum).enumerate() {
             let mut acc = GradientsAccumulator::<Model<B>>::new();
             let mut update_loss = 0.0;
-            for indices in group {
-                let batch = encoder.encode_batch(&data.train, indices)?;
-                let out = model.forward(batch_inputs::<B>(&batch, device))?;
-                let logits = out.logits.context("the model has no task head")?;
-                let l = loss(logits, &batch.labels, h.label_smoothing, device)?
+            for (k, indices) in group.iter().enumerate() {
+                let l = task
+                    .loss(
+                        &model,
+                        &data.train,
+                        indices,
+                        stream(seed, epoch, g * accum + k),
+                        device,
+                    )?
                     .div_scalar(group.len() as f64);
                 let value: f64 = l.clone().into_scalar().elem();
                 if !value.is_finite() {
@@ -409,8 +355,8 @@ pub fn train_text<B: AutodiffBackend>(
                 loss: update_loss,
             });
             if step.is_multiple_of(eval_every) || step == total {
-                let metrics = evaluate(&model.valid(), data.task, &data.eval, encoder, 64, device)?;
-                let score = metrics.get(main_metric).copied().unwrap_or(f64::NAN);
+                let metrics = task.evaluate(&model.valid(), &data.eval, device)?;
+                let score = metrics.get(&main_metric).copied().unwrap_or(f64::NAN);
                 evals.push((step, metrics.clone()));
                 if best.as_ref().is_none_or(|(b, ..)| score > *b) {
                     best = Some((score, step, metrics, model.clone()));
