@@ -73,7 +73,7 @@ pub struct ChartPanel {
     pub series: Vec<ChartSeries>,
     /// Cells at 0 % trainable parameters (or a budget of 0), which a log axis cannot show.
     pub skipped_zero: usize,
-    /// The x axis' description; empty: "% trainable parameters (log scale)".
+    /// The x axis' description; empty: "% parameters (deployed; log scale)".
     pub x_desc: String,
     /// Mark the Pareto front of the panel's points (higher score and fewer parameters).
     pub pareto: bool,
@@ -249,7 +249,7 @@ fn draw_panel<DB: DrawingBackend>(
     chart
         .configure_mesh()
         .x_desc(if panel.x_desc.is_empty() {
-            "% trainable parameters (log scale)"
+            "% parameters (deployed; log scale)"
         } else {
             panel.x_desc.as_str()
         })

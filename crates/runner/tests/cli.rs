@@ -872,3 +872,303 @@ head_pooling = "mean"
     );
     assert_eq!(std::fs::read(&file).unwrap(), b"PAR1 not really");
 }
+
+/// A word-level tokenizer.json over the fixtures' 512 ids ("w17" is id 17) with the model's
+/// special tokens and its real tokenizer's layout (`template`, e.g. `<s> $A </s>` for BART).
+fn word_level_tokenizer(dir: &Path, special: &[(&str, usize)], template: &[&str]) {
+    let mut vocab = serde_json::Map::new();
+    for i in 0..512usize {
+        let name = special
+            .iter()
+            .find(|(_, id)| *id == i)
+            .map(|(t, _)| t.to_string());
+        vocab.insert(name.unwrap_or(format!("w{i}")), i.into());
+    }
+    let added: Vec<_> = special
+        .iter()
+        .map(|(t, i)| {
+            serde_json::json!({"id": i, "content": t, "single_word": false,
+            "lstrip": false, "rstrip": false, "normalized": false, "special": true})
+        })
+        .collect();
+    let single: Vec<_> = template
+        .iter()
+        .map(|t| match *t {
+            "$A" => serde_json::json!({"Sequence": {"id": "A", "type_id": 0}}),
+            s => serde_json::json!({"SpecialToken": {"id": s, "type_id": 0}}),
+        })
+        .collect();
+    let tokens: serde_json::Map<_, _> = special
+        .iter()
+        .map(|(t, i)| {
+            (
+                t.to_string(),
+                serde_json::json!({"id": t, "ids": [i], "tokens": [t]}),
+            )
+        })
+        .collect();
+    let json = serde_json::json!({"version": "1.0", "truncation": null, "padding": null,
+        "added_tokens": added, "normalizer": null, "pre_tokenizer": {"type": "WhitespaceSplit"},
+        "post_processor": {"type": "TemplateProcessing", "single": single, "pair": single,
+            "special_tokens": tokens},
+        "decoder": null, "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "<unk>"}});
+    std::fs::write(dir.join("tokenizer.json"), json.to_string()).unwrap();
+}
+
+/// Copies a fixture checkpoint (without its goldens) to `dir`.
+fn fixture_copy(name: &str, dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    for entry in std::fs::read_dir(fixtures().join("hf").join(name)).unwrap() {
+        let path = entry.unwrap().path();
+        let file = path.file_name().unwrap().to_string_lossy().to_string();
+        if !file.starts_with("golden") {
+            std::fs::copy(&path, dir.join(file)).unwrap();
+        }
+    }
+}
+
+/// Runs `peftgrid sweep` on an experiment text and returns its rows.
+fn sweep_rows(root: &Path, name: &str, toml: &str) -> Vec<peftgrid_results::ResultRow> {
+    let file = root.join(format!("{name}.toml"));
+    std::fs::write(&file, toml).unwrap();
+    let results = root.join("results");
+    let o = peftgrid(&[
+        "sweep",
+        file.to_str().unwrap(),
+        "--results",
+        results.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(root.join("reports").join(name).join("table.md").is_file());
+    peftgrid_results::read_rows(&results.join(format!("{name}.parquet"))).unwrap()
+}
+
+/// Generation and image tasks train end to end on the fixture BART, mBART and ViT: every
+/// summary (translation) is one fixed sentence and the two image classes are red and blue, so a
+/// method that learns decodes exactly the reference (ROUGE and BLEU 100: beam search with the
+/// cache, detokenisation, scoring) or classifies every test image. UniPELT's gates are refused on
+/// an encoder-decoder as a failed row, and the sweep goes on.
+#[test]
+fn sweep_trains_generation_and_image_tasks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let bart = root.join("bart");
+    fixture_copy("bart", &bart);
+    word_level_tokenizer(
+        &bart,
+        &[("<s>", 0), ("<pad>", 1), ("</s>", 2), ("<unk>", 3)],
+        &["<s>", "$A", "</s>"],
+    );
+    let mbart = root.join("mbart");
+    fixture_copy("mbart", &mbart);
+    word_level_tokenizer(
+        &mbart,
+        &[
+            ("<s>", 0),
+            ("<pad>", 1),
+            ("</s>", 2),
+            ("<unk>", 3),
+            ("en_XX", 500),
+            ("ro_RO", 501),
+        ],
+        &["$A", "</s>", "en_XX"],
+    );
+    // Sources are seeded word salad; the target is always the same sentence.
+    let mut state = 7u64;
+    let mut source = || {
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as usize
+        };
+        let n = 4 + next() % 8;
+        (0..n)
+            .map(|_| format!("w{}", 10 + next() % 390))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let (xsum, wmt) = (root.join("xsum"), root.join("wmt16"));
+    std::fs::create_dir_all(&xsum).unwrap();
+    std::fs::create_dir_all(&wmt).unwrap();
+    for (split, n) in [("train", 16), ("validation", 4), ("test", 4)] {
+        let docs: Vec<String> = (0..n).map(|_| source()).collect();
+        let jsonl: Vec<String> = docs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                serde_json::json!({"id": format!("{split}{i}"), "document": d,
+                    "summary": "w40 w41 w42 w43"})
+                .to_string()
+            })
+            .collect();
+        std::fs::write(xsum.join(format!("{split}.jsonl")), jsonl.join("\n") + "\n").unwrap();
+        std::fs::write(wmt.join(format!("{split}.en")), docs.join("\n") + "\n").unwrap();
+        let ro = vec!["w60 w61 w62 w63 w64"; n];
+        std::fs::write(wmt.join(format!("{split}.ro")), ro.join("\n") + "\n").unwrap();
+    }
+    let common = r#"
+max_len = 32
+max_target_len = 16
+label_smoothing = 0.1
+eval_every = 20
+generation = { num_beams = 2, max_length = 12 }
+"#;
+    let rows = sweep_rows(
+        root,
+        "xsum-tiny",
+        &format!(
+            r#"name = "xsum-tiny"
+backbone = "{}"
+tasks = [{{ task = "xsum", data_dir = "{}" }}]
+seeds = [1]
+methods = [
+  {{ preset = "full" }},
+  {{ preset = "parallel", budgets = [[16]], train = {{ lr = 5e-2 }} }},
+  {{ preset = "prefix", budgets = [[4]] }},
+  {{ preset = "unipelt" }},
+]
+[train]
+lr = 1e-2
+batch_size = 4
+max_steps = 40
+epochs = 20
+{common}"#,
+            bart.display(),
+            xsum.display()
+        ),
+    );
+    let ok: Vec<_> = rows
+        .iter()
+        .filter(|r| r.status == peftgrid_results::Status::Ok)
+        .collect();
+    assert_eq!(ok.len(), 6, "3 runs × (validation, test)");
+    for r in &ok {
+        assert_eq!(r.main_metric, "rouge2");
+        assert_eq!(r.steps, 40);
+        for m in ["rouge1", "rouge2", "rougeL", "rougeLsum"] {
+            assert!(r.metrics.contains_key(m), "{m} missing: {:?}", r.metrics);
+            if r.method != "prefix" {
+                assert!(
+                    (r.metrics[m] - 100.0).abs() < 1e-9,
+                    "{} [{}]: {m}",
+                    r.method,
+                    r.split
+                );
+            }
+        }
+        // He et al.'s budget: a prefix counts as its keys and values, not its MLP.
+        let deployed = r.percent_deployed.unwrap();
+        if r.method == "prefix" {
+            assert!(deployed < r.percent_trainable / 2.0, "{r:?}");
+        } else {
+            assert_eq!(deployed, r.percent_trainable);
+        }
+    }
+    let unipelt = rows.iter().find(|r| r.method == "unipelt").unwrap();
+    assert_eq!(unipelt.status, peftgrid_results::Status::Failed);
+    assert!(
+        unipelt.note.contains("gated composition"),
+        "{}",
+        unipelt.note
+    );
+
+    let rows = sweep_rows(
+        root,
+        "mt-tiny",
+        &format!(
+            r#"name = "mt-tiny"
+backbone = "{}"
+tasks = [{{ task = "wmt16", data_dir = "{}" }}]
+seeds = [1]
+methods = [
+  {{ preset = "full" }},
+  {{ preset = "parallel", budgets = [[16]], train = {{ lr = 5e-2 }} }},
+]
+[train]
+lr = 1e-2
+batch_size = 8
+batch_tokens = 64
+max_steps = 40
+epochs = 40
+{common}"#,
+            mbart.display(),
+            wmt.display()
+        ),
+    );
+    assert_eq!(rows.len(), 4);
+    for r in &rows {
+        assert_eq!(r.status, peftgrid_results::Status::Ok, "{}", r.note);
+        assert!(
+            (r.metrics["bleu"] - 100.0).abs() < 1e-9,
+            "{} [{}]",
+            r.method,
+            r.split
+        );
+        assert!(
+            (r.metrics["bleu-ro-moses"] - 100.0).abs() < 1e-9,
+            "{} [{}]",
+            r.method,
+            r.split
+        );
+    }
+
+    // CIFAR-100's binary format: red images are class 0, blue ones class 1.
+    let cifar = root.join("cifar");
+    std::fs::create_dir_all(&cifar).unwrap();
+    let mut noise = 1u32;
+    for (split, n) in [("train", 40), ("test", 10)] {
+        let mut bytes = Vec::new();
+        for i in 0..n {
+            let label = (i % 2) as u8;
+            bytes.extend([0, label]);
+            let base = if label == 0 {
+                [200, 40, 40]
+            } else {
+                [40, 40, 200]
+            };
+            for c in base {
+                for _ in 0..1024 {
+                    noise = noise.wrapping_mul(1103515245).wrapping_add(12345);
+                    bytes.push((c + (noise >> 16) % 80 - 40) as u8);
+                }
+            }
+        }
+        std::fs::write(cifar.join(format!("{split}.bin")), bytes).unwrap();
+    }
+    let vit = root.join("vit");
+    fixture_copy("vit", &vit);
+    std::fs::write(
+        vit.join("preprocessor_config.json"),
+        r#"{"do_resize": true, "size": {"height": 32, "width": 32}, "do_normalize": true,
+            "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5], "resample": 2,
+            "do_rescale": true, "rescale_factor": 0.00392156862745098}"#,
+    )
+    .unwrap();
+    let rows = sweep_rows(
+        root,
+        "cifar-tiny",
+        &format!(
+            r#"name = "cifar-tiny"
+backbone = "{}"
+tasks = [{{ task = "cifar100", data_dir = "{}" }}]
+seeds = [1]
+methods = [{{ preset = "linear_probe" }}, {{ preset = "lora", budgets = [[4]] }}]
+[train]
+lr = 1e-1
+batch_size = 8
+epochs = 10
+eval_every = 5
+schedule = "cosine"
+"#,
+            vit.display(),
+            cifar.display()
+        ),
+    );
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        assert_eq!(r.status, peftgrid_results::Status::Ok, "{}", r.note);
+        assert_eq!(r.split, "test");
+        assert!((r.metrics["accuracy"] - 100.0).abs() < 1e-9, "{}", r.method);
+    }
+}

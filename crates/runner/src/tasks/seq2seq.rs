@@ -303,7 +303,16 @@ mod tests {
     #[test]
     fn teacher_forced_loss_matches_transformers() {
         let tmp = tempfile::tempdir().unwrap();
-        let cases: [(&str, Vec<(&str, usize)>, Vec<&str>, Option<u32>, [f64; 2]); 3] = [
+        // (fixture, special tokens, post-processor template, mBART target language,
+        // transformers' loss at ε = 0 and 0.1)
+        type Case<'a> = (
+            &'a str,
+            Vec<(&'a str, usize)>,
+            Vec<&'a str>,
+            Option<u32>,
+            [f64; 2],
+        );
+        let cases: [Case; 3] = [
             (
                 "bart",
                 vec![("<s>", 0), ("<pad>", 1), ("</s>", 2), ("<unk>", 3)],
@@ -357,8 +366,10 @@ mod tests {
             std::fs::create_dir_all(&tok_dir).unwrap();
             let source =
                 TextEncoder::from_file(&tokenizer(&tok_dir, &special, &template), 32).unwrap();
-            let mut overrides = peftgrid_model::generate::GenerationConfig::default();
-            overrides.decoder_start_token_id = lang.map(|l| l as usize);
+            let overrides = peftgrid_model::generate::GenerationConfig {
+                decoder_start_token_id: lang.map(|l| l as usize),
+                ..Default::default()
+            };
             let settings = peftgrid_model::generate::GenerationConfig::from_model_dir(&dir)
                 .unwrap()
                 .overridden_by(&overrides)
