@@ -139,8 +139,13 @@ impl<B: Backend> SelfAttention<B> {
 #[derive(Module, Debug)]
 pub struct FeedForward<B: Backend> {
     pub up: Linear<B>,
+    /// T5 v1.1's gated FFN (`gated-gelu`): act(x W_up) ⊙ (x W_gate). The encoders have none.
+    pub gate: Option<Linear<B>>,
     pub down: Linear<B>,
     pub act: Activation,
+    /// Dropout on the inner activation (BART's `activation_dropout`, T5's `dropout_rate`; 0 for
+    /// the encoders, whose FFN has none).
+    pub activation_dropout: Dropout,
 }
 
 impl<B: Backend> FeedForward<B> {
@@ -150,7 +155,11 @@ impl<B: Backend> FeedForward<B> {
         sites: &LayerSites<B>,
         shared: &Shared<B>,
     ) -> Tensor<B, 3> {
-        let inner = activate(self.act, sites.ffn_in.project(x, &self.up, shared));
+        let mut inner = activate(self.act, sites.ffn_in.project(x.clone(), &self.up, shared));
+        if let Some(gate) = &self.gate {
+            inner = inner * gate.forward(x);
+        }
+        let inner = self.activation_dropout.forward(inner);
         sites.ffn_out.project(inner, &self.down, shared)
     }
 }
@@ -266,8 +275,10 @@ impl LayerSpec {
         };
         let ffn = FeedForward {
             up: load_linear(ckpt, &keys.up, d, self.ffn, true, device)?,
+            gate: None,
             down: load_linear(ckpt, &keys.down, self.ffn, d, true, device)?,
             act: self.act,
+            activation_dropout: Dropout { prob: 0.0 },
         };
         Ok(EncoderLayer {
             attention,

@@ -12,6 +12,10 @@ mod results_cmd;
 mod score;
 mod sweep;
 mod tasks;
+/// Helpers the integration tests share (a word-level tokenizer.json for the fixtures).
+#[cfg(test)]
+#[path = "../tests/support/mod.rs"]
+mod test_support;
 mod train;
 
 use clap::{Parser, Subcommand};

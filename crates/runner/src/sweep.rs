@@ -270,17 +270,15 @@ impl RunJob<'_> {
     ) -> anyhow::Result<Vec<ResultRow>> {
         let spec = self.spec;
         let mut model = loaded.model;
-        method::apply(&mut model, &loaded.config, &spec.method, device)?;
+        // The accounting of what the method adds; `deployed` is He et al.'s budget (what is
+        // left after merging: a prefix's MLP dropped).
+        let counted = method::apply(&mut model, &loaded.config, &spec.method, device)?;
         let model = method::freeze(model, &spec.method);
         let (body, with_head) = {
             let (body, head) = method::trainable(&model, &spec.method);
             (body, body + head)
         };
-        let shape = loaded.config.shape();
-        // He et al.'s budget: what is left after merging (a prefix's MLP dropped).
-        let deployed = peftgrid_zoo::count(&spec.method, &shape)
-            .map(|c| c.deployed)
-            .ok();
+        let pretrained = counted.pretrained;
 
         let bar = self.bar;
         let log_steps = std::env::var_os("PEFTGRID_LOG_STEPS").is_some();
@@ -321,8 +319,8 @@ impl RunJob<'_> {
         base.main_metric = task.main_metric().to_string();
         base.trainable_params = body as u64;
         base.trainable_with_head = with_head as u64;
-        base.percent_trainable = 100.0 * body as f64 / shape.pretrained as f64;
-        base.percent_deployed = deployed.map(|d| 100.0 * d as f64 / shape.pretrained as f64);
+        base.percent_trainable = 100.0 * body as f64 / pretrained as f64;
+        base.percent_deployed = Some(counted.deployed_percent);
         base.steps = outcome.steps as u64;
         base.train_samples_per_s =
             Some(outcome.train_samples as f64 / outcome.train_seconds.max(1e-9));

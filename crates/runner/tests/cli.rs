@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod support;
+
 use peftgrid_model::tensors::{self, max_abs_diff};
 
 fn fixtures() -> PathBuf {
@@ -146,27 +148,11 @@ fn generate_reproduces_the_golden_ids() {
     for f in ["config.json", "model.safetensors", "generation_config.json"] {
         std::fs::copy(bart.join(f), model.join(f)).unwrap();
     }
-    let special = ["<s>", "<pad>", "</s>", "<unk>"];
-    let mut vocab = serde_json::Map::new();
-    for i in 0..512usize {
-        let token = special.get(i).map_or(format!("w{i}"), |s| s.to_string());
-        vocab.insert(token, i.into());
-    }
-    let added: Vec<serde_json::Value> = special
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            serde_json::json!({"id": i, "content": t, "single_word": false, "lstrip": false,
-                "rstrip": false, "normalized": false, "special": true})
-        })
-        .collect();
-    let tokenizer = serde_json::json!({
-        "version": "1.0", "truncation": null, "padding": null, "added_tokens": added,
-        "normalizer": null, "pre_tokenizer": {"type": "WhitespaceSplit"},
-        "post_processor": null, "decoder": null,
-        "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "<unk>"}
-    });
-    std::fs::write(model.join("tokenizer.json"), tokenizer.to_string()).unwrap();
+    support::word_level_tokenizer(
+        &model,
+        &[("<s>", 0), ("<pad>", 1), ("</s>", 2), ("<unk>", 3)],
+        &["$A"],
+    );
     let o = peftgrid(&[
         "generate",
         "--model",
@@ -873,48 +859,6 @@ head_pooling = "mean"
     assert_eq!(std::fs::read(&file).unwrap(), b"PAR1 not really");
 }
 
-/// A word-level tokenizer.json over the fixtures' 512 ids ("w17" is id 17) with the model's
-/// special tokens and its real tokenizer's layout (`template`, e.g. `<s> $A </s>` for BART).
-fn word_level_tokenizer(dir: &Path, special: &[(&str, usize)], template: &[&str]) {
-    let mut vocab = serde_json::Map::new();
-    for i in 0..512usize {
-        let name = special
-            .iter()
-            .find(|(_, id)| *id == i)
-            .map(|(t, _)| t.to_string());
-        vocab.insert(name.unwrap_or(format!("w{i}")), i.into());
-    }
-    let added: Vec<_> = special
-        .iter()
-        .map(|(t, i)| {
-            serde_json::json!({"id": i, "content": t, "single_word": false,
-            "lstrip": false, "rstrip": false, "normalized": false, "special": true})
-        })
-        .collect();
-    let single: Vec<_> = template
-        .iter()
-        .map(|t| match *t {
-            "$A" => serde_json::json!({"Sequence": {"id": "A", "type_id": 0}}),
-            s => serde_json::json!({"SpecialToken": {"id": s, "type_id": 0}}),
-        })
-        .collect();
-    let tokens: serde_json::Map<_, _> = special
-        .iter()
-        .map(|(t, i)| {
-            (
-                t.to_string(),
-                serde_json::json!({"id": t, "ids": [i], "tokens": [t]}),
-            )
-        })
-        .collect();
-    let json = serde_json::json!({"version": "1.0", "truncation": null, "padding": null,
-        "added_tokens": added, "normalizer": null, "pre_tokenizer": {"type": "WhitespaceSplit"},
-        "post_processor": {"type": "TemplateProcessing", "single": single, "pair": single,
-            "special_tokens": tokens},
-        "decoder": null, "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "<unk>"}});
-    std::fs::write(dir.join("tokenizer.json"), json.to_string()).unwrap();
-}
-
 /// Copies a fixture checkpoint (without its goldens) to `dir`.
 fn fixture_copy(name: &str, dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
@@ -954,14 +898,14 @@ fn sweep_trains_generation_and_image_tasks() {
     let root = tmp.path();
     let bart = root.join("bart");
     fixture_copy("bart", &bart);
-    word_level_tokenizer(
+    support::word_level_tokenizer(
         &bart,
         &[("<s>", 0), ("<pad>", 1), ("</s>", 2), ("<unk>", 3)],
         &["<s>", "$A", "</s>"],
     );
     let mbart = root.join("mbart");
     fixture_copy("mbart", &mbart);
-    word_level_tokenizer(
+    support::word_level_tokenizer(
         &mbart,
         &[
             ("<s>", 0),

@@ -11,8 +11,7 @@ use burn::prelude::*;
 use burn::tensor::activation;
 use peftgrid_zoo::{PrefixKv, Shared, Site};
 
-use crate::config::Activation;
-use crate::layers::{activate, NormPlacement};
+use crate::layers::{FeedForward, NormPlacement};
 use crate::sites::LayerSites;
 
 /// BART's LayerNorm or T5's RMS norm (a gain, no mean, no bias).
@@ -138,34 +137,6 @@ impl<B: Backend> Attention<B> {
             .reshape([rows, q_len, a]);
         let context = sites.head.modify(x, context, shared);
         sites.o.project(context, &self.output, shared)
-    }
-}
-
-/// The position-wise FFN: W_2 f(W_1 x), or T5 v1.1's gated W_2 (f(W_1 x) ⊙ W_g x).
-#[derive(Module, Debug)]
-pub struct FeedForward<B: Backend> {
-    /// `fc1` / `wi` / `wi_0`: the projection the `ffn_in` site wraps.
-    pub up: Linear<B>,
-    /// `wi_1` of a gated FFN.
-    pub gate: Option<Linear<B>>,
-    pub down: Linear<B>,
-    pub act: Activation,
-    pub activation_dropout: Dropout,
-}
-
-impl<B: Backend> FeedForward<B> {
-    pub fn forward(
-        &self,
-        x: Tensor<B, 3>,
-        sites: &LayerSites<B>,
-        shared: &Shared<B>,
-    ) -> Tensor<B, 3> {
-        let mut inner = activate(self.act, sites.ffn_in.project(x.clone(), &self.up, shared));
-        if let Some(gate) = &self.gate {
-            inner = inner * gate.forward(x);
-        }
-        let inner = self.activation_dropout.forward(inner);
-        sites.ffn_out.project(inner, &self.down, shared)
     }
 }
 

@@ -13,13 +13,13 @@ use burn::prelude::*;
 use peftgrid_zoo::{Shared, Site};
 
 use super::{
-    Attention, CrossAttention, EncoderDecoder, Family, FeedForward, LearnedPositions, Norm,
-    Positions, RelativePositions, Seq2SeqLayer, LEARNED_POSITION_OFFSET,
+    Attention, CrossAttention, EncoderDecoder, Family, LearnedPositions, Norm, Positions,
+    RelativePositions, Seq2SeqLayer, LEARNED_POSITION_OFFSET,
 };
 use crate::checkpoint::Checkpoint;
 use crate::config::{Architecture, BartConfig, ModelConfig, T5Config};
 use crate::error::{ModelError, Result};
-use crate::layers::{load_layer_norm, load_linear, NormPlacement};
+use crate::layers::{load_layer_norm, load_linear, FeedForward, NormPlacement};
 use crate::sites::LayerSites;
 
 /// nn.LayerNorm's default epsilon, which BART and mBART use.

@@ -19,9 +19,7 @@ use burn::nn::{Dropout, Embedding};
 use burn::prelude::*;
 use peftgrid_zoo::{Shared, Site};
 
-pub use attention::{
-    Attention, CrossAttention, FeedForward, KeyValues, LayerCache, Memory, Norm, Seq2SeqLayer,
-};
+pub use attention::{Attention, CrossAttention, KeyValues, LayerCache, Memory, Norm, Seq2SeqLayer};
 
 use crate::layers::mask_bias;
 use crate::sites::LayerSites;
@@ -343,23 +341,6 @@ impl<B: Backend> EncoderDecoder<B> {
             last_hidden_state,
             logits,
         }
-    }
-
-    /// Every layer's self/FFN sites (encoder, then decoder) and the decoder's cross sites.
-    pub fn sites_mut(&mut self) -> (Vec<&mut LayerSites<B>>, Vec<&mut LayerSites<B>>) {
-        let mut layers = Vec::new();
-        let mut cross = Vec::new();
-        for l in self
-            .encoder_layers
-            .iter_mut()
-            .chain(self.decoder_layers.iter_mut())
-        {
-            layers.push(&mut l.sites);
-            if let Some(c) = l.cross.as_mut() {
-                cross.push(&mut c.sites);
-            }
-        }
-        (layers, cross)
     }
 
     /// Every (site, projection) pair, for merging.

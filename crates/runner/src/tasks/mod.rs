@@ -182,8 +182,17 @@ pub fn seq2seq<B: Backend>(
     let metrics = seq2seq::task_metrics(&dataset.to_string())?;
     let train = load(Split::Train)?;
     let eval = load(Split::Validation)?;
-    // The test split is optional: without it the run reports validation only.
-    let test = load(Split::Test).ok().map(|t| (t, "test".to_string()));
+    // The test split is optional (without it the run reports validation only), but a test file
+    // that is there and broken is an error like any other.
+    let has_test = match dataset {
+        Dataset::Xsum => peftgrid_data::xsum::locate(dir, Split::Test).is_ok(),
+        _ => peftgrid_data::wmt16::locate(dir, Split::Test, "en", "ro").is_ok(),
+    };
+    let test = if has_test {
+        Some((load(Split::Test)?, "test".to_string()))
+    } else {
+        None
+    };
 
     let tokenizer = spec.backbone.join("tokenizer.json");
     let source = TextEncoder::from_file(&tokenizer, spec.train.max_len)?;

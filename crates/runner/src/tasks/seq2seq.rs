@@ -237,6 +237,7 @@ impl Task for Seq2SeqTask {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::word_level_tokenizer as tokenizer;
     use std::path::{Path, PathBuf};
 
     type B = burn::backend::NdArray<f32>;
@@ -247,53 +248,6 @@ mod tests {
             .unwrap_or_else(|| {
                 Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
             })
-    }
-
-    /// A word-level tokenizer.json over the fixtures' 512 ids ("w17" is id 17) whose special
-    /// tokens and post-processor lay ids out as the model's real tokenizer does.
-    fn tokenizer(dir: &Path, special: &[(&str, usize)], template: &[&str]) -> PathBuf {
-        let mut vocab = serde_json::Map::new();
-        for i in 0..512usize {
-            let token = special
-                .iter()
-                .find(|(_, id)| *id == i)
-                .map_or(format!("w{i}"), |(t, _)| t.to_string());
-            vocab.insert(token, i.into());
-        }
-        let added: Vec<serde_json::Value> = special
-            .iter()
-            .map(|(t, i)| {
-                serde_json::json!({"id": i, "content": t, "single_word": false, "lstrip": false,
-                    "rstrip": false, "normalized": false, "special": true})
-            })
-            .collect();
-        let single: Vec<serde_json::Value> = template
-            .iter()
-            .map(|t| match *t {
-                "$A" => serde_json::json!({"Sequence": {"id": "A", "type_id": 0}}),
-                s => serde_json::json!({"SpecialToken": {"id": s, "type_id": 0}}),
-            })
-            .collect();
-        let specials: serde_json::Map<String, serde_json::Value> = special
-            .iter()
-            .map(|(t, i)| {
-                (
-                    t.to_string(),
-                    serde_json::json!({"id": t, "ids": [i], "tokens": [t]}),
-                )
-            })
-            .collect();
-        let json = serde_json::json!({
-            "version": "1.0", "truncation": null, "padding": null, "added_tokens": added,
-            "normalizer": null, "pre_tokenizer": {"type": "WhitespaceSplit"},
-            "post_processor": {"type": "TemplateProcessing", "single": single, "pair": single,
-                "special_tokens": specials},
-            "decoder": null,
-            "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "<unk>"}
-        });
-        let path = dir.join("tokenizer.json");
-        std::fs::write(&path, json.to_string()).unwrap();
-        path
     }
 
     /// Teacher-forced loss, with and without label smoothing, against
