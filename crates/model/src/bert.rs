@@ -2,9 +2,10 @@
 //! RoBERTa: token + position + token-type embeddings, LayerNorm, post-LN layers.
 
 use burn::module::{Module, Param};
-use burn::nn::{Dropout, Embedding, LayerNorm, Linear};
+use burn::nn::{Embedding, LayerNorm, Linear};
 use burn::prelude::*;
 use burn::tensor::activation;
+use peftgrid_zoo::dropout::Dropout;
 use peftgrid_zoo::{Shared, Site};
 
 use crate::checkpoint::Checkpoint;
@@ -267,7 +268,7 @@ impl<B: Backend> TextEncoder<B> {
 /// weights N(0, 0.02), bias 0.
 pub(crate) fn fresh_linear<B: Backend>(d_in: usize, d_out: usize, device: &B::Device) -> Linear<B> {
     Linear {
-        weight: burn::module::Param::from_tensor(Tensor::random(
+        weight: burn::module::Param::from_tensor(peftgrid_zoo::init::random(
             [d_in, d_out],
             burn::tensor::Distribution::Normal(0.0, 0.02),
             device,

@@ -3,9 +3,10 @@
 //! it (ViT). Every hidden state of the unified view passes through a [`Site`] of [`LayerSites`].
 
 use burn::module::{Module, Param};
-use burn::nn::{Dropout, LayerNorm, LayerNormConfig, Linear};
+use burn::nn::{LayerNorm, LayerNormConfig, Linear};
 use burn::prelude::*;
 use burn::tensor::activation;
+use peftgrid_zoo::dropout::Dropout;
 use peftgrid_zoo::{PrefixKv, Shared};
 
 use crate::checkpoint::Checkpoint;
@@ -123,12 +124,33 @@ impl<B: Backend> SelfAttention<B> {
             mask_bias = Tensor::cat(vec![open, mask_bias], 3);
         }
 
-        let scores = q
-            .matmul(k.swap_dims(2, 3))
-            .mul_scalar(1.0 / (d_head as f64).sqrt())
-            + mask_bias;
-        let probs = self.probs_dropout.forward(activation::softmax(scores, 3));
-        let context = probs.matmul(v).swap_dims(1, 2).reshape([batch, seq, a]);
+        let scale = 1.0 / (d_head as f64).sqrt();
+        let context = if B::ad_enabled(&x.device()) {
+            // Training: the decomposed form, which autodiff differentiates (and where the
+            // probabilities' dropout goes).
+            let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale) + mask_bias;
+            let probs = self.probs_dropout.forward(activation::softmax(scores, 3));
+            probs.matmul(v)
+        } else {
+            // Inference: the backend's fused attention (flex: two gemms per head without
+            // materialising the scores for the whole batch; cubecl: flash attention). The
+            // padding bias is broadcast over heads.
+            let sk = k.dims()[2];
+            let bias = mask_bias.expand([batch, 1, seq, sk]);
+            burn::tensor::module::attention(
+                q,
+                k,
+                v,
+                None,
+                Some(bias),
+                burn::tensor::ops::AttentionModuleOptions {
+                    scale: Some(scale),
+                    softcap: None,
+                    is_causal: false,
+                },
+            )
+        };
+        let context = context.swap_dims(1, 2).reshape([batch, seq, a]);
         // `head`: the heads' outputs before W_o mixes them (multi-head parallel adapters).
         let context = sites.head.modify(x, context, shared);
         sites.o.project(context, &self.output, shared)

@@ -1,8 +1,8 @@
 //! RoBERTa's differences from BERT: position ids that start after the padding index and skip
 //! padding, and the dense–tanh–out_proj classification head of `RobertaForSequenceClassification`.
 
-use burn::nn::Dropout;
 use burn::prelude::*;
+use peftgrid_zoo::dropout::Dropout;
 
 use crate::bert::TextHead;
 use crate::checkpoint::Checkpoint;

@@ -3,8 +3,9 @@
 //! classifier on the CLS token.
 
 use burn::module::{Module, Param};
-use burn::nn::{Dropout, LayerNorm, Linear};
+use burn::nn::{LayerNorm, Linear};
 use burn::prelude::*;
+use peftgrid_zoo::dropout::Dropout;
 use peftgrid_zoo::{Shared, Site};
 
 use crate::checkpoint::Checkpoint;

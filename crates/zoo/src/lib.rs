@@ -10,8 +10,10 @@
 
 pub mod accounting;
 pub mod compose;
+pub mod dropout;
 pub mod error;
 pub mod forms;
+pub mod init;
 pub mod presets;
 pub mod shape;
 pub mod shared;

@@ -6,9 +6,10 @@
 //! [`LayerSites`] site exactly as in the encoders, so a method reaches all three kinds.
 
 use burn::module::Module;
-use burn::nn::{Dropout, LayerNorm, Linear, RmsNorm};
+use burn::nn::{LayerNorm, Linear, RmsNorm};
 use burn::prelude::*;
 use burn::tensor::activation;
+use peftgrid_zoo::dropout::Dropout;
 use peftgrid_zoo::{PrefixKv, Shared, Site};
 
 use crate::layers::{FeedForward, NormPlacement};

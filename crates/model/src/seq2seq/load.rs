@@ -8,8 +8,9 @@
 //! layer_norm}`, `final_layer_norm`, `lm_head`.
 
 use burn::module::Param;
-use burn::nn::{Dropout, Embedding, RmsNorm};
+use burn::nn::{Embedding, RmsNorm};
 use burn::prelude::*;
+use peftgrid_zoo::dropout::Dropout;
 use peftgrid_zoo::{Shared, Site};
 
 use super::{

@@ -15,8 +15,9 @@ pub mod attention;
 mod load;
 
 use burn::module::{Module, Param};
-use burn::nn::{Dropout, Embedding};
+use burn::nn::Embedding;
 use burn::prelude::*;
+use peftgrid_zoo::dropout::Dropout;
 use peftgrid_zoo::{Shared, Site};
 
 pub use attention::{Attention, CrossAttention, KeyValues, LayerCache, Memory, Norm, Seq2SeqLayer};

@@ -127,7 +127,7 @@ impl FormSpec for BottleneckSpec {
 
     fn build_shared<B: Backend>(&self, _p: &Placement, _layers: usize, _dims: SiteDims, shared: &mut Shared<B>, device: &B::Device) -> Option<usize> {
         // AdapterHub's Compacter initialises the rules normal(0, 1e-4) ("phm_c_init": "normal").
-        self.phm.map(|phm| shared.add_phm_rule(Tensor::random([phm.n, phm.n, phm.n], Distribution::Normal(0.0, 1e-4), device)))
+        self.phm.map(|phm| shared.add_phm_rule(crate::init::random([phm.n, phm.n, phm.n], Distribution::Normal(0.0, 1e-4), device)))
     }
 
     fn build<B: Backend>(&self, p: &Placement, dims: SiteDims, ctx: &BuildContext<B>) -> Bottleneck<B> {
@@ -168,10 +168,10 @@ impl FormSpec for BottleneckSpec {
 /// A linear map with the initialisation of `init`; `is_down` tells which half of the bottleneck.
 fn dense<B: Backend>(d_in: usize, d_out: usize, init: Init, is_down: bool, device: &B::Device) -> Linear<B> {
     let weight = match (init, is_down) {
-        (Init::Bert, _) => Tensor::random([d_in, d_out], Distribution::Normal(0.0, 0.02), device),
+        (Init::Bert, _) => crate::init::random([d_in, d_out], Distribution::Normal(0.0, 0.02), device),
         (Init::Lora, true) => {
             let bound = 1.0 / (d_in as f64).sqrt();
-            Tensor::random([d_in, d_out], Distribution::Uniform(-bound, bound), device)
+            crate::init::random([d_in, d_out], Distribution::Uniform(-bound, bound), device)
         }
         (Init::Lora, false) => Tensor::zeros([d_in, d_out], device),
     };
@@ -251,7 +251,7 @@ pub struct PerHeadLinear<B: Backend> {
 impl<B: Backend> PerHeadLinear<B> {
     fn new(heads: usize, r: usize, d_head: usize, init: Init, device: &B::Device) -> Self {
         let weight = match init {
-            Init::Bert => Tensor::random([heads, r, d_head], Distribution::Normal(0.0, 0.02), device),
+            Init::Bert => crate::init::random([heads, r, d_head], Distribution::Normal(0.0, 0.02), device),
             Init::Lora => Tensor::zeros([heads, r, d_head], device),
         };
         Self {

@@ -60,7 +60,7 @@ impl FormSpec for KroneckerSpec {
         let k = p.budget;
         let bound = 1.0 / (k as f64).sqrt();
         Kronecker {
-            a: Param::from_tensor(Tensor::random([k, k], Distribution::Uniform(-bound, bound), ctx.device)),
+            a: Param::from_tensor(crate::init::random([k, k], Distribution::Uniform(-bound, bound), ctx.device)),
             b: Param::from_tensor(Tensor::zeros([dims.d_in / k, dims.d_out / k], ctx.device)),
             compose: Composer::new(p.composition, k, dims.d_in, ctx.device),
             merged: false,

@@ -64,7 +64,7 @@ impl<B: Backend> LowRank<B> {
         let r = p.budget;
         let bound = 1.0 / (dims.d_in as f64).sqrt();
         Self {
-            down: Param::from_tensor(Tensor::random([dims.d_in, r], Distribution::Uniform(-bound, bound), device)),
+            down: Param::from_tensor(crate::init::random([dims.d_in, r], Distribution::Uniform(-bound, bound), device)),
             up: Param::from_tensor(Tensor::zeros([r, dims.d_out], device)),
             compose: Composer::new(p.composition, r, dims.d_in, device),
             merged: false,

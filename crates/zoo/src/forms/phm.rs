@@ -25,7 +25,7 @@ fn glorot<B: Backend, const D: usize>(
     device: &B::Device,
 ) -> Tensor<B, D> {
     let bound = (6.0 / (fan_in + fan_out) as f64).sqrt();
-    Tensor::random(shape, Distribution::Uniform(-bound, bound), device)
+    crate::init::random(shape, Distribution::Uniform(-bound, bound), device)
 }
 
 impl<B: Backend> PhmLinear<B> {

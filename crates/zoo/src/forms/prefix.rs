@@ -82,9 +82,9 @@ impl FormSpec for PrefixSpec {
         let (l, d, a) = (p.budget, dims.d_in, dims.d_out);
         // P′ (and flat P) start like an nn.Embedding, normal(0, 1), as in peft.
         let source = match self.reparam {
-            None => PrefixSource::Flat(Param::from_tensor(Tensor::random([l, layers * 2 * a], Distribution::Normal(0.0, 1.0), device))),
+            None => PrefixSource::Flat(Param::from_tensor(crate::init::random([l, layers * 2 * a], Distribution::Normal(0.0, 1.0), device))),
             Some(mid) => PrefixSource::Mlp(PrefixMlp {
-                wte: Param::from_tensor(Tensor::random([l, d], Distribution::Normal(0.0, 1.0), device)),
+                wte: Param::from_tensor(crate::init::random([l, d], Distribution::Normal(0.0, 1.0), device)),
                 hidden: LinearConfig::new(d, mid).init(device),
                 out: LinearConfig::new(mid, layers * 2 * a).init(device),
             }),

@@ -40,7 +40,7 @@ impl FormSpec for PromptSpec {
 
     /// Normal(0, 0.02), the scale of BERT-style embedding initialisation.
     fn build<B: Backend>(&self, p: &Placement, dims: SiteDims, ctx: &BuildContext<B>) -> Prompt<B> {
-        Prompt::from_tensor(Tensor::random([p.budget, dims.d_out], Distribution::Normal(0.0, 0.02), ctx.device))
+        Prompt::from_tensor(crate::init::random([p.budget, dims.d_out], Distribution::Normal(0.0, 0.02), ctx.device))
     }
 }
 

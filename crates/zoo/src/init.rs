@@ -1,0 +1,113 @@
+//! Initial weights drawn on the host from one seeded stream, then moved to the device, as
+//! transformers initialises on the CPU before `.to(device)`: the same seed gives the same
+//! initial weights on every backend (Burn's `Tensor::random` draws from each backend's own
+//! generator, so flex, ndarray, wgpu and CUDA would each start from other weights). Dropout
+//! masks come from [`crate::dropout`]'s host stream on the CPU backends (reseeded here too) and
+//! from the backend's generator on GPUs; a results row names its backend and mask source.
+
+use std::sync::Mutex;
+
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+static STREAM: Mutex<Option<ChaCha8Rng>> = Mutex::new(None);
+
+/// Restarts the initialisation stream at `seed` (a sweep does this per run, beside `B::seed`).
+pub fn seed(seed: u64) {
+    crate::dropout::seed_masks(seed);
+    *STREAM.lock().unwrap_or_else(|p| p.into_inner()) = Some(ChaCha8Rng::seed_from_u64(seed));
+}
+
+/// A tensor of `shape` drawn from `dist` on the host (the stream starts at seed 0 until
+/// [`seed`] is called). Normals by Box–Muller from f64 uniforms, so every platform draws the
+/// same values.
+pub fn random<B: Backend, const D: usize>(
+    shape: [usize; D],
+    dist: Distribution,
+    device: &B::Device,
+) -> Tensor<B, D> {
+    let n: usize = shape.iter().product();
+    let mut guard = STREAM.lock().unwrap_or_else(|p| p.into_inner());
+    let rng = guard.get_or_insert_with(|| ChaCha8Rng::seed_from_u64(0));
+    let mut uniform = || rng.random::<f64>();
+    let values: Vec<f32> = match dist {
+        Distribution::Normal(mean, std) => {
+            let mut v = Vec::with_capacity(n);
+            while v.len() < n {
+                // Box–Muller: two normals from two uniforms in (0, 1].
+                let (u1, u2) = (1.0 - uniform(), uniform());
+                let r = (-2.0 * u1.ln()).sqrt();
+                let t = std::f64::consts::TAU * u2;
+                v.push((mean + std * r * t.cos()) as f32);
+                if v.len() < n {
+                    v.push((mean + std * r * t.sin()) as f32);
+                }
+            }
+            v
+        }
+        Distribution::Uniform(lo, hi) => (0..n)
+            .map(|_| (lo + (hi - lo) * uniform()) as f32)
+            .collect(),
+        Distribution::Bernoulli(p) => (0..n).map(|_| f32::from(uniform() < p)).collect(),
+        Distribution::Default => (0..n).map(|_| uniform() as f32).collect(),
+    };
+    drop(guard);
+    Tensor::from_data(TensorData::new(values, shape), device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type B = burn::backend::NdArray<f32>;
+    type F = burn::backend::Flex<f32>;
+
+    #[test]
+    fn same_seed_same_weights_on_every_backend() {
+        seed(7);
+        let a: Vec<f32> =
+            random::<B, 2>([3, 5], Distribution::Normal(0.0, 0.02), &Default::default())
+                .into_data()
+                .to_vec()
+                .unwrap();
+        seed(7);
+        let b: Vec<f32> =
+            random::<F, 2>([3, 5], Distribution::Normal(0.0, 0.02), &Default::default())
+                .into_data()
+                .to_vec()
+                .unwrap();
+        assert_eq!(a, b);
+        // And the moments are those asked for.
+        seed(1);
+        let v: Vec<f32> = random::<B, 1>(
+            [20_000],
+            Distribution::Uniform(-0.5, 1.5),
+            &Default::default(),
+        )
+        .into_data()
+        .to_vec()
+        .unwrap();
+        let mean = v.iter().map(|x| *x as f64).sum::<f64>() / v.len() as f64;
+        assert!(
+            (mean - 0.5).abs() < 0.02 && v.iter().all(|x| (-0.5..1.5).contains(x)),
+            "{mean}"
+        );
+        seed(2);
+        let v: Vec<f32> = random::<B, 1>(
+            [20_000],
+            Distribution::Normal(1.0, 2.0),
+            &Default::default(),
+        )
+        .into_data()
+        .to_vec()
+        .unwrap();
+        let mean = v.iter().map(|x| *x as f64).sum::<f64>() / v.len() as f64;
+        let var = v.iter().map(|x| (*x as f64 - mean).powi(2)).sum::<f64>() / v.len() as f64;
+        assert!(
+            (mean - 1.0).abs() < 0.05 && (var.sqrt() - 2.0).abs() < 0.05,
+            "{mean} {var}"
+        );
+    }
+}
