@@ -5,6 +5,7 @@
 //! [`check_regressions`] (per row) or [`check_regressions_grouped`] (per (task, method,
 //! budget) group over seeds, what `peftgrid regress` prints) between two results files.
 
+pub mod bench;
 pub mod chart;
 mod error;
 pub mod published;

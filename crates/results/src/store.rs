@@ -151,11 +151,20 @@ pub fn read_rows(path: &Path) -> Result<Vec<ResultRow>> {
 
 /// Writes `rows` to `path` atomically (temporary file in the same directory, synced, renamed).
 pub fn write_rows(path: &Path, rows: &[ResultRow]) -> Result<()> {
+    let mut df = frame_from_rows(rows).map_err(|e| ResultsError::Write {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    write_frame(path, &mut df)
+}
+
+/// Writes a table to `path` as Parquet, atomically: a temporary file in the same directory,
+/// synced, then renamed over `path`, so a crash never leaves a half-written file behind.
+pub(crate) fn write_frame(path: &Path, df: &mut DataFrame) -> Result<()> {
     let write_err = |message: String| ResultsError::Write {
         path: path.to_path_buf(),
         message,
     };
-    let mut df = frame_from_rows(rows).map_err(|e| write_err(e.to_string()))?;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
             .map_err(|e| write_err(format!("creating {}: {e}", parent.display())))?;
@@ -170,7 +179,7 @@ pub fn write_rows(path: &Path, rows: &[ResultRow]) -> Result<()> {
         let mut file =
             File::create(&tmp).map_err(|e| format!("creating {}: {e}", tmp.display()))?;
         ParquetWriter::new(&mut file)
-            .finish(&mut df)
+            .finish(df)
             .map_err(|e| format!("writing {}: {e}", tmp.display()))?;
         file.flush()
             .and_then(|_| file.sync_all())
@@ -273,9 +282,10 @@ fn frame_from_rows(rows: &[ResultRow]) -> PolarsResult<DataFrame> {
 }
 
 /// Typed access to the columns of a results frame, with errors naming the file and column.
-struct Frame<'a> {
-    path: &'a Path,
-    df: &'a DataFrame,
+/// Typed, null-checked column reads that name the file and column on a mismatch.
+pub(crate) struct Frame<'a> {
+    pub(crate) path: &'a Path,
+    pub(crate) df: &'a DataFrame,
 }
 
 impl<'a> Frame<'a> {
@@ -335,12 +345,12 @@ impl<'a> Frame<'a> {
         Ok(ca.iter().map(|v| v.map(str::to_string)).collect())
     }
 
-    fn strings(&self, name: &str) -> Result<Vec<String>> {
+    pub(crate) fn strings(&self, name: &str) -> Result<Vec<String>> {
         let v = self.opt_strings(name)?;
         self.no_nulls(name, v)
     }
 
-    fn opt_u64s(&self, name: &str) -> Result<Vec<Option<u64>>> {
+    pub(crate) fn opt_u64s(&self, name: &str) -> Result<Vec<Option<u64>>> {
         let dtype = self.column(name)?.dtype().clone();
         let col = self.typed(
             name,
@@ -355,7 +365,7 @@ impl<'a> Frame<'a> {
             .collect())
     }
 
-    fn u64s(&self, name: &str) -> Result<Vec<u64>> {
+    pub(crate) fn u64s(&self, name: &str) -> Result<Vec<u64>> {
         let v = self.opt_u64s(name)?;
         self.no_nulls(name, v)
     }
@@ -375,7 +385,7 @@ impl<'a> Frame<'a> {
             .collect())
     }
 
-    fn f64s(&self, name: &str) -> Result<Vec<f64>> {
+    pub(crate) fn f64s(&self, name: &str) -> Result<Vec<f64>> {
         let v = self.opt_f64s(name)?;
         self.no_nulls(name, v)
     }
