@@ -18,8 +18,8 @@ demo: fetch-minilm
 # Without the backbone or data experiments/NAME.toml names, the embedded default NAME-sample.toml
 # runs instead (real stand-in data, labelled as sample numbers).
 # Sweep experiments/NAME.toml into results/NAME.parquet and reports/NAME/.
-sweep name="glue" backend="ndarray" *flags="": fetch-minilm
-    cargo run --release -q -p peftgrid-runner {{ if backend == "ndarray" { "" } else { "--features " + backend } }} -- \
+sweep name="glue" backend="flex" *flags="": fetch-minilm
+    cargo run --release -q -p peftgrid-runner {{ if backend =~ "^(flex|ndarray)$" { "" } else { "--features " + backend } }} -- \
         --backend {{backend}} sweep experiments/{{name}}.toml \
         {{ if path_exists("experiments/" + name + "-sample.toml") == "true" { "--fallback experiments/" + name + "-sample.toml" } else { "" } }} {{flags}}
 
@@ -27,7 +27,28 @@ sweep name="glue" backend="ndarray" *flags="": fetch-minilm
 # regression sweep.
 test: fetch-minilm
     cargo test --workspace
+    just test-wgpu
     just regress-ci
+
+# The GPU code paths without a GPU: the fixtures' parity and three training steps of LoRA, a
+# parallel adapter and full fine-tuning on WGPU, equal to the CPU backends. Needs a Vulkan
+# device; Mesa's software one does (`apt-get install mesa-vulkan-drivers libvulkan1`).
+test-wgpu:
+    cargo test -p peftgrid-runner --features wgpu --test cli -- \
+        forward_reproduces_every_encoder_fixture training_steps_agree_across_backends
+
+# Train/inference samples/s and peak memory of the bench methods on MiniLM-L6's size (random
+# weights), into results/bench.parquet and reports/bench/; `just bench-torch` is the PyTorch side.
+bench backend="flex" *flags="":
+    cargo run --release -q -p peftgrid-runner {{ if backend =~ "^(flex|ndarray)$" { "" } else { "--features " + backend } }} -- \
+        --backend {{backend}} bench --report reports/bench/peftgrid-{{backend}}.md {{flags}}
+
+# PyTorch + peft + adapters on the same configurations (python with torch, transformers, peft,
+# adapters: see tools/bench_torch.py), then the ratio table.
+bench-torch python="/tmp/torchenv/bin/python" *flags="":
+    {{python}} tools/bench_torch.py --out reports/bench/torch.json {{flags}}
+    cargo run --release -q -p peftgrid-runner -- bench-compare --torch reports/bench/torch.json \
+        --out reports/bench/ratio.md
 
 # The tiny CI sweep (experiments/ci-tiny.toml) checked against results/ci-baseline.parquet:
 # budgets unchanged, nothing diverged or failed, no score drop beyond 20 points (12 dev sentences).
@@ -57,11 +78,11 @@ fetch-minilm:
     echo "all-MiniLM-L6-v2 is in $dir"
 
 # Check our outputs against every transformers fixture from the command line.
-parity backend="ndarray":
+parity backend="flex":
     #!/usr/bin/env bash
     set -euo pipefail
     out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
-    run="cargo run --release -q -p peftgrid-runner {{ if backend == "ndarray" { "" } else { "--features " + backend } }} -- --backend {{backend}}"
+    run="cargo run --release -q -p peftgrid-runner {{ if backend =~ "^(flex|ndarray)$" { "" } else { "--features " + backend } }} -- --backend {{backend}}"
     for m in bert roberta vit bart mbart t5; do
         echo "== $m"
         $run forward --model {{fixtures}}/hf/$m \
@@ -85,8 +106,8 @@ parity backend="ndarray":
 
 # Decoding throughput on a BART-base-sized random model: batch 16, source 512, 60 new tokens,
 # greedy and beam 4 (tokens/s; add `--no-cache-too` to time decoding without the cache).
-bench-generate backend="ndarray" *flags="":
-    cargo run --release -q -p peftgrid-runner {{ if backend == "ndarray" { "" } else { "--features " + backend } }} -- \
+bench-generate backend="flex" *flags="":
+    cargo run --release -q -p peftgrid-runner {{ if backend =~ "^(flex|ndarray)$" { "" } else { "--features " + backend } }} -- \
         --backend {{backend}} bench-generate --config crates/model/tests/configs/bart-base.json \
         --batch 16 --source 512 --new-tokens 60 --num-beams 1,4 {{flags}}
 

@@ -31,6 +31,22 @@ pub struct TextBatch {
 }
 
 impl TextBatch {
+    /// Rows `rows` of the batch, padded as the whole batch is (a shard of it for one thread).
+    pub fn rows(&self, rows: std::ops::Range<usize>) -> TextBatch {
+        let cut = |v: &[i64]| v[rows.start * self.seq_len..rows.end * self.seq_len].to_vec();
+        TextBatch {
+            input_ids: cut(&self.input_ids),
+            attention_mask: cut(&self.attention_mask),
+            token_type_ids: cut(&self.token_type_ids),
+            batch: rows.len(),
+            seq_len: self.seq_len,
+            labels: self
+                .labels
+                .get(rows.clone())
+                .map_or_else(Vec::new, <[Label]>::to_vec),
+        }
+    }
+
     /// Row `i` of `input_ids`.
     pub fn row(&self, i: usize) -> &[i64] {
         &self.input_ids[i * self.seq_len..(i + 1) * self.seq_len]

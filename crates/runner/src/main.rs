@@ -1,6 +1,7 @@
 //! The `peftgrid` command line.
 
 mod backend;
+mod bench;
 mod convert;
 mod data;
 mod embed;
@@ -20,6 +21,11 @@ mod train;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc keeps freed tensor buffers for reuse instead of returning them to the OS between
+/// steps (see Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use backend::{run_on, BackendKind};
 
 #[derive(Debug, Parser)]
@@ -30,8 +36,18 @@ use backend::{run_on, BackendKind};
 )]
 struct Cli {
     /// Where tensors live and kernels run.
-    #[arg(long, value_enum, default_value_t = BackendKind::Ndarray, global = true)]
+    #[arg(long, value_enum, default_value_t = BackendKind::Flex, global = true)]
     backend: BackendKind,
+    /// CPU threads for the CPU backends (default: every core, or RAYON_NUM_THREADS).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    /// Where dropout masks are drawn: `auto` = the host stream on CPUs (the same masks on
+    /// every backend), the backend's generator on GPUs.
+    #[arg(long, value_enum, default_value_t = backend::Masks::Auto, global = true)]
+    dropout_masks: backend::Masks,
+    /// Threads a training batch is split over (default: --threads on CPU backends, 1 on GPUs).
+    #[arg(long, global = true)]
+    shards: Option<usize>,
     #[command(subcommand)]
     command: Command,
 }
@@ -46,6 +62,14 @@ enum Command {
     /// Decoding throughput (tokens/s) of a BART/mBART/T5 config's size with random weights,
     /// greedy and beam search, with and without the key/value cache.
     BenchGenerate(generate::BenchGenerateArgs),
+    /// Train and inference throughput (samples/s) and peak memory of methods on a backbone
+    /// config's size with random weights, into results/bench.parquet and reports/bench/.
+    Bench(bench::BenchArgs),
+    /// One method of `bench`, in its own process (prints its row as JSON).
+    #[command(hide = true)]
+    BenchOne(bench::BenchOneArgs),
+    /// peftgrid ÷ PyTorch: `bench` rows beside `tools/bench_torch.py`'s.
+    BenchCompare(bench::BenchCompareArgs),
     /// Mean-pooled, L2-normalised sentence embeddings and their pairwise cosine similarities.
     Embed(embed::EmbedArgs),
     /// Convert an adapter between peft's and AdapterHub's formats.
@@ -82,6 +106,15 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    let threads = backend::init_threads(cli.threads)?;
+    cli.backend.use_masks(cli.dropout_masks);
+    // One batch shard per thread on the CPU backends (see `train::set_shards`); a GPU takes
+    // the whole batch.
+    train::set_shards(if cli.backend.is_cpu() {
+        cli.shards.unwrap_or(threads)
+    } else {
+        cli.shards.unwrap_or(1)
+    });
     match cli.command {
         Command::Forward(args) => {
             run_on(cli.backend, forward::Forward(args))?;
@@ -97,6 +130,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::BenchGenerate(args) => {
             run_on(cli.backend, generate::BenchGenerate(args))?;
         }
+        Command::Bench(args) => bench::bench(&args, cli.backend, threads, cli.dropout_masks)?,
+        Command::BenchOne(args) => bench::bench_one(args, cli.backend)?,
+        Command::BenchCompare(args) => bench::compare(&args)?,
         Command::Convert(args) => run_on(cli.backend, convert::Convert(args))?,
         Command::Score(args) => score::score(&args)?,
         Command::Data(command) => data::run(&command)?,

@@ -238,6 +238,7 @@ impl TrainJob for RunJob<'_> {
         reset_peak_rss();
         let dataset: Dataset = spec.task.parse()?;
         B::seed(&device, spec.seed);
+        peftgrid_zoo::init::seed(spec.seed);
         let mut loaded = peftgrid_model::load::<B>(&spec.backbone, &device)?;
         match dataset {
             Dataset::Glue(task) => {
@@ -402,19 +403,19 @@ fn save_adapter<B: burn::tensor::backend::Backend>(
 
 /// Resets the process's peak resident memory (Linux: `5` to /proc/self/clear_refs), so that each
 /// run's `peak_memory_bytes` is its own, not the sweep's high-water mark so far.
-fn reset_peak_rss() {
+pub(crate) fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 /// The process's peak resident memory since the last reset (Linux): the CPU backend's peak.
-fn peak_rss_bytes() -> Option<u64> {
+pub(crate) fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }
 
-fn git_commit() -> String {
+pub(crate) fn git_commit() -> String {
     let run = |args: &[&str]| {
         std::process::Command::new("git")
             .args(args)
@@ -498,7 +499,7 @@ fn base_row(spec: &RunSpec, backend: BackendKind, device: &str) -> ResultRow {
         adapter_bytes: None,
         seed: spec.seed,
         steps: 0,
-        backend: backend.name().to_string(),
+        backend: backend.label(),
         device: device.to_string(),
         peftgrid_version: env!("CARGO_PKG_VERSION").to_string(),
         git_commit: git_commit(),

@@ -22,7 +22,9 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use burn::module::{AutodiffModule, ModuleVisitor, Param, ParamId};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use burn::module::{AutodiffModule, Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::{AdamW, AdamWConfig, GradientsAccumulator, GradientsParams, Optimizer};
 use burn::prelude::*;
@@ -30,6 +32,7 @@ use burn::tensor::activation;
 use burn::tensor::backend::AutodiffBackend;
 use peftgrid_data::tokenize::IGNORE_INDEX;
 use peftgrid_model::Model;
+use peftgrid_zoo::dropout::with_batch_stream;
 
 use crate::experiment::{Schedule, TrainConfig};
 use serde::{Deserialize, Serialize};
@@ -168,8 +171,29 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> GroupedAdamW<B, M> {
 /// What a task brings to the loop: the examples' lengths (for batching), the loss of a batch and
 /// the evaluation. One implementation per kind of task (text classification, image
 /// classification, sequence to sequence) in [`crate::tasks`].
-pub trait Task {
+pub trait Task: Sync {
     type Example: Sync;
+
+    /// Whether a batch may be split over threads ([`set_shards`]): its loss must be the mean of
+    /// per-example losses (so that shard means weighted by their sizes give it) and its inputs
+    /// must not depend on the batch as a whole (augmentation streams do).
+    fn shardable(&self) -> bool {
+        false
+    }
+
+    /// The mean loss of rows `part` of the batch `indices`, batched as the whole batch would be
+    /// (the same padding), for one shard's thread.
+    fn part_loss<B: Backend>(
+        &self,
+        model: &Model<B>,
+        train: &[Self::Example],
+        indices: &[usize],
+        part: std::ops::Range<usize>,
+        stream: u64,
+        device: &B::Device,
+    ) -> anyhow::Result<Tensor<B, 1>> {
+        self.loss(model, train, &indices[part], stream, device)
+    }
 
     /// The metric model selection maximises (a key of [`Task::evaluate`]'s map).
     fn main_metric(&self) -> &str;
@@ -268,6 +292,151 @@ fn stream(seed: u64, epoch: usize, b: usize) -> u64 {
     seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ((epoch as u64) << 32 | b as u64)
 }
 
+static SHARDS: AtomicUsize = AtomicUsize::new(1);
+
+/// Splits each batch of a shardable task over `n` threads (the CPU backends: `--threads`).
+///
+/// Why: burn-flex's elementwise kernels (bias adds, GELU, LayerNorm, softmax, dropout's mask
+/// product) run on one thread, and only the large matmuls use the pool; one batch per thread
+/// keeps every core busy through the whole step (MiniLM, 2 cores: 1.4–1.7× samples/s). Each
+/// shard trains a replica of the model with its own autodiff leaves (the parameters' values are
+/// shared, not copied); the gradients are summed before the one optimizer step, and dropout
+/// masks are drawn by example, so a sharded step is the same step.
+pub fn set_shards(n: usize) {
+    SHARDS.store(n.max(1), Ordering::Relaxed);
+}
+
+pub(crate) fn shards() -> usize {
+    SHARDS.load(Ordering::Relaxed)
+}
+
+/// `f(0..n)` on the shard threads (each thread takes every `shards`-th index), in order.
+/// Evaluation uses it: a model without autodiff is shared by reference.
+pub fn in_parallel<R: Send>(
+    n: usize,
+    f: impl Fn(usize) -> anyhow::Result<R> + Sync,
+) -> anyhow::Result<Vec<R>> {
+    let threads = shards().min(n);
+    if threads <= 1 {
+        return (0..n).map(f).collect();
+    }
+    let f = &f;
+    let mut parts: Vec<Vec<(usize, anyhow::Result<R>)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| scope.spawn(move || (t..n).step_by(threads).map(|i| (i, f(i))).collect()))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    vec![(0, Err(anyhow::anyhow!("an evaluation thread panicked")))]
+                })
+            })
+            .collect()
+    });
+    let mut all: Vec<(usize, anyhow::Result<R>)> = parts.drain(..).flatten().collect();
+    all.sort_by_key(|(i, _)| *i);
+    all.into_iter().map(|(_, r)| r).collect()
+}
+
+/// The model again with fresh autodiff leaves (same ids, values and gradient requirements), so
+/// that a thread can build and differentiate its own graph: replicas of one model share no
+/// graph, and their backward passes do not wait on each other's lock.
+struct Releaf;
+
+impl<B: AutodiffBackend> ModuleMapper<B> for Releaf {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+        let id = param.id;
+        let value = param.val();
+        let grad = value.is_require_grad();
+        Param::initialized(id, Tensor::from_inner(value.inner()).set_require_grad(grad))
+    }
+}
+
+/// The loss (÷ `micro_batches`, read back: the NaN check) and gradients of the batch
+/// `indices`, on one thread or split over [`set_shards`] threads when the task allows it.
+pub fn batch_grads<B: AutodiffBackend, T: Task>(
+    model: &Model<B>,
+    task: &T,
+    train: &[T::Example],
+    indices: &[usize],
+    key: u64,
+    micro_batches: usize,
+    device: &B::Device,
+) -> anyhow::Result<(f64, GradientsParams)> {
+    let shards = if task.shardable() {
+        shards().min(indices.len())
+    } else {
+        1
+    };
+    if shards > 1 {
+        return sharded_loss(
+            model,
+            task,
+            train,
+            indices,
+            key,
+            shards,
+            micro_batches,
+            device,
+        );
+    }
+    let l = with_batch_stream(key, 0, || task.loss(model, train, indices, key, device))?
+        .div_scalar(micro_batches as f64);
+    let value: f64 = l.clone().into_scalar().elem();
+    Ok((value, GradientsParams::from_grads(l.backward(), model)))
+}
+
+/// The loss (÷ `micro_batches`) and gradients of the batch `indices`, split into `shards`
+/// contiguous parts that run on their own threads; part k's mean loss weighs |part k| / |batch|.
+#[allow(clippy::too_many_arguments)]
+fn sharded_loss<B: AutodiffBackend, T: Task>(
+    model: &Model<B>,
+    task: &T,
+    train: &[T::Example],
+    indices: &[usize],
+    key: u64,
+    shards: usize,
+    micro_batches: usize,
+    device: &B::Device,
+) -> anyhow::Result<(f64, GradientsParams)> {
+    let per = indices.len().div_ceil(shards);
+    let n = indices.len() as f64;
+    let parts: Vec<anyhow::Result<(f64, GradientsParams)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..indices.len())
+            .step_by(per)
+            .map(|start| {
+                let part = start..(start + per).min(indices.len());
+                let replica = model.clone().map(&mut Releaf);
+                scope.spawn(move || -> anyhow::Result<(f64, GradientsParams)> {
+                    let weight = part.len() as f64 / n / micro_batches as f64;
+                    let l = with_batch_stream(key, start, || {
+                        task.part_loss(&replica, train, indices, part, key, device)
+                    })?
+                    .mul_scalar(weight);
+                    let value: f64 = l.clone().into_scalar().elem();
+                    Ok((value, GradientsParams::from_grads(l.backward(), &replica)))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a training thread panicked")))
+            })
+            .collect()
+    });
+    let mut acc = GradientsAccumulator::<Model<B>>::new();
+    let mut value = 0.0;
+    for part in parts {
+        let (v, g) = part?;
+        value += v;
+        acc.accumulate(model, g);
+    }
+    Ok((value, acc.grads()))
+}
+
 /// Trains `model` (method applied and frozen, head set) on `task`: AdamW in two groups,
 /// warm-up and decay, global clipping, accumulation, evaluation every `eval_every` updates (once
 /// per epoch by default) keeping the best model, early stopping, NaN → diverged.
@@ -323,16 +492,9 @@ pub fn train<B: AutodiffBackend, T: Task>(
             let mut acc = GradientsAccumulator::<Model<B>>::new();
             let mut update_loss = 0.0;
             for (k, indices) in group.iter().enumerate() {
-                let l = task
-                    .loss(
-                        &model,
-                        &data.train,
-                        indices,
-                        stream(seed, epoch, g * accum + k),
-                        device,
-                    )?
-                    .div_scalar(group.len() as f64);
-                let value: f64 = l.clone().into_scalar().elem();
+                let key = stream(seed, epoch, g * accum + k);
+                let (value, grads) =
+                    batch_grads(&model, task, &data.train, indices, key, group.len(), device)?;
                 if !value.is_finite() {
                     ending = Ending::Diverged {
                         at_step: step,
@@ -342,7 +504,7 @@ pub fn train<B: AutodiffBackend, T: Task>(
                 }
                 update_loss += value;
                 samples += indices.len();
-                acc.accumulate(&model, GradientsParams::from_grads(l.backward(), &model));
+                acc.accumulate(&model, grads);
             }
             let lr = schedule(h.schedule, h.lr, step, warmup, total);
             let (next, _grad_norm) = optim.step(lr, model, acc.grads());

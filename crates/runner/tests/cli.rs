@@ -28,42 +28,213 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// The backends this build can run: both CPU backends always, WGPU when built with
+/// `--features wgpu` (CI runs it on Mesa's software Vulkan device, lavapipe).
+fn backends() -> Vec<&'static str> {
+    let mut b = vec!["flex", "ndarray"];
+    if cfg!(feature = "wgpu") {
+        b.push("wgpu");
+    }
+    b
+}
+
 #[test]
 fn forward_reproduces_every_encoder_fixture() {
     let tmp = tempfile::tempdir().unwrap();
-    for (name, outputs) in [
-        ("bert", &["embeddings", "last_hidden_state", "logits"][..]),
-        ("roberta", &["last_hidden_state", "logits"][..]),
-        ("vit", &["last_hidden_state", "logits"][..]),
-        ("bart", &["encoder_last_hidden_state", "logits"][..]),
-        ("mbart", &["encoder_last_hidden_state", "logits"][..]),
-        ("t5", &["encoder_last_hidden_state", "logits"][..]),
-    ] {
-        let dir = fixtures().join("hf").join(name);
-        let golden = dir.join("golden.safetensors");
-        let out = tmp.path().join(format!("{name}.safetensors"));
-        let o = peftgrid(&[
-            "forward",
-            "--model",
-            dir.to_str().unwrap(),
-            "--inputs",
-            golden.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--compare",
-            golden.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{name}: {}", text(&o));
+    for backend in backends() {
+        for (name, outputs) in [
+            ("bert", &["embeddings", "last_hidden_state", "logits"][..]),
+            ("roberta", &["last_hidden_state", "logits"][..]),
+            ("vit", &["last_hidden_state", "logits"][..]),
+            ("bart", &["encoder_last_hidden_state", "logits"][..]),
+            ("mbart", &["encoder_last_hidden_state", "logits"][..]),
+            ("t5", &["encoder_last_hidden_state", "logits"][..]),
+        ] {
+            let dir = fixtures().join("hf").join(name);
+            let golden = dir.join("golden.safetensors");
+            let out = tmp.path().join(format!("{name}.safetensors"));
+            let o = peftgrid(&[
+                "--backend",
+                backend,
+                "forward",
+                "--model",
+                dir.to_str().unwrap(),
+                "--inputs",
+                golden.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--compare",
+                golden.to_str().unwrap(),
+            ]);
+            assert!(o.status.success(), "{backend} {name}: {}", text(&o));
 
-        // The written file holds the outputs under the fixture's names and shapes.
-        let ours = tensors::read(&out).unwrap();
-        let reference = tensors::read(&golden).unwrap();
-        for o in outputs {
-            assert_eq!(ours[*o].shape, reference[*o].shape, "{name}/{o}");
-            let diff = max_abs_diff(&ours[*o].as_f32(), &reference[*o].as_f32());
-            assert!(diff < 1e-4, "{name}/{o}: {diff}");
+            // The written file holds the outputs under the fixture's names and shapes.
+            let ours = tensors::read(&out).unwrap();
+            let reference = tensors::read(&golden).unwrap();
+            for o in outputs {
+                assert_eq!(ours[*o].shape, reference[*o].shape, "{name}/{o}");
+                let diff = max_abs_diff(&ours[*o].as_f32(), &reference[*o].as_f32());
+                assert!(diff < 1e-4, "{backend} {name}/{o}: {diff}");
+            }
         }
     }
+}
+
+/// The fixture BERT's config with every dropout off: training is then deterministic and equal
+/// across backends (initial weights are drawn on the host).
+fn dropout_free_bert(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(fixtures().join("hf/bert/config.json")).unwrap();
+    let mut config: serde_json::Value = serde_json::from_str(&text).unwrap();
+    config["hidden_dropout_prob"] = 0.0.into();
+    config["attention_probs_dropout_prob"] = 0.0.into();
+    let path = dir.join("tiny-bert.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    path
+}
+
+fn step_losses(o: &Output) -> Vec<f64> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("LOSS "))
+        .map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap())
+        .collect()
+}
+
+/// Three AdamW updates of LoRA and of a parallel adapter (and full fine-tuning) give the same
+/// losses on every backend: the same initial weights from the same seed, the same kernels'
+/// results within 1e-4.
+#[test]
+fn training_steps_agree_across_backends() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = dropout_free_bert(tmp.path());
+    for method in ["lora:2", "parallel:4", "full"] {
+        let mut reference: Option<Vec<f64>> = None;
+        for backend in backends() {
+            let o = peftgrid(&[
+                "--backend",
+                backend,
+                "bench-one",
+                "--config",
+                config.to_str().unwrap(),
+                "--method",
+                method,
+                "--batch",
+                "4",
+                "--seq-len",
+                "12",
+                "--warmup",
+                "0",
+                "--steps",
+                "3",
+                "--print-losses",
+            ]);
+            assert!(o.status.success(), "{backend} {method}: {}", text(&o));
+            let losses = step_losses(&o);
+            assert_eq!(losses.len(), 3, "{}", text(&o));
+            // The updates change the loss (a step that trained nothing would not).
+            assert!(
+                (losses[2] - losses[0]).abs() > 1e-4,
+                "{backend} {method}: {losses:?}"
+            );
+            match &reference {
+                None => reference = Some(losses),
+                Some(r) => {
+                    for (a, b) in r.iter().zip(&losses) {
+                        assert!(
+                            (a - b).abs() < 1e-4,
+                            "{method}: flex {r:?} vs {backend} {losses:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `peftgrid bench` writes a row per method (the head counted in the trainable parameters),
+/// keeps rows of other configurations, and `bench-compare` divides by PyTorch's rows.
+#[test]
+fn bench_writes_rows_and_compares_with_pytorch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = dropout_free_bert(tmp.path());
+    let out = tmp.path().join("bench.parquet");
+    let report = tmp.path().join("bench.md");
+    let o = peftgrid(&[
+        "--threads",
+        "1",
+        "bench",
+        "--config",
+        config.to_str().unwrap(),
+        "--methods",
+        "lora:2,full",
+        "--batch",
+        "2",
+        "--seq-len",
+        "8",
+        "--warmup",
+        "1",
+        "--steps",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let rows = peftgrid_results::bench::read_bench(&out).unwrap();
+    assert_eq!(rows.len(), 2);
+    // LoRA r=2 on W_q, W_v of 2 layers (32 → 32): 2·2·(32·2 + 2·32) = 512; head 32·2 + 2.
+    assert_eq!(rows[0].trainable_params, 512 + 66);
+    // Full: embeddings 512·32 + 64·32 + 2·32 + LN 64; per layer attention 4·(32·32 + 32), FFN
+    // 32·64 + 64 + 64·32 + 32, two LNs 128; no pooler (the head reads the mean); the head.
+    assert_eq!(rows[1].trainable_params, 18_560 + 2 * 8_544 + 66);
+    for r in &rows {
+        assert!(r.train_samples_per_s > 0.0 && r.infer_samples_per_s > 0.0);
+        assert!(r.peak_memory_bytes.unwrap() > 0 && r.threads == 1 && r.backend == "flex");
+        assert!(r.first_loss.is_finite());
+    }
+    assert!(std::fs::read_to_string(&report)
+        .unwrap()
+        .contains("| lora:2 |"));
+
+    let mut torch = rows.clone();
+    for r in &mut torch {
+        r.tool = "pytorch".into();
+        r.backend = "cpu".into();
+        r.train_samples_per_s = rows[0].train_samples_per_s / 2.0;
+        r.infer_samples_per_s = rows[0].infer_samples_per_s;
+    }
+    torch.pop();
+    let torch_file = tmp.path().join("torch.json");
+    std::fs::write(&torch_file, serde_json::to_string(&torch).unwrap()).unwrap();
+    let o = peftgrid(&[
+        "bench-compare",
+        "--peftgrid",
+        out.to_str().unwrap(),
+        "--torch",
+        torch_file.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let table = text(&o);
+    assert!(
+        table.contains("| lora:2 |") && table.contains("**2.00**"),
+        "{table}"
+    );
+    assert!(table.contains("full (peftgrid only)"), "{table}");
+
+    // An unknown method fails before anything runs, naming it.
+    let o = peftgrid(&[
+        "bench",
+        "--methods",
+        "lora,nosuch",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("nosuch"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]

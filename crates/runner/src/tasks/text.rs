@@ -60,8 +60,41 @@ pub(crate) fn argmax_rows<B: Backend>(logits: Tensor<B, 2>) -> anyhow::Result<Ve
     Ok(ids.into_iter().map(|i| i as usize).collect())
 }
 
+/// Cross-entropy of a batch's logits against its labels (MSE for a one-output head).
+fn batch_loss<B: Backend>(
+    model: &Model<B>,
+    batch: &TextBatch,
+    label_smoothing: f64,
+    device: &B::Device,
+) -> anyhow::Result<Tensor<B, 1>> {
+    let logits = model
+        .forward(batch_inputs::<B>(batch, device))?
+        .logits
+        .context("the model has no task head")?;
+    let [b, n] = logits.dims();
+    if n == 1 {
+        let y: Vec<f32> = batch
+            .labels
+            .iter()
+            .map(|l| match l {
+                Label::Score(s) => Ok(*s),
+                other => anyhow::bail!("a regression head needs scores, got {other:?}"),
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let y = Tensor::<B, 1>::from_data(TensorData::new(y, [b]), device);
+        return Ok((logits.reshape([b]) - y).powi_scalar(2).mean());
+    }
+    let y = class_targets(batch.labels.iter().map(|l| l.class()), n, device)?;
+    Ok(cross_entropy(logits, y, label_smoothing))
+}
+
 impl Task for TextClassification {
     type Example = TextExample;
+
+    /// Mean cross-entropy (or MSE) over examples, each encoded on its own.
+    fn shardable(&self) -> bool {
+        true
+    }
 
     fn main_metric(&self) -> &str {
         self.task.metrics()[0]
@@ -80,25 +113,20 @@ impl Task for TextClassification {
         device: &B::Device,
     ) -> anyhow::Result<Tensor<B, 1>> {
         let batch = self.encoder.encode_batch(train, indices)?;
-        let logits = model
-            .forward(batch_inputs::<B>(&batch, device))?
-            .logits
-            .context("the model has no task head")?;
-        let [b, n] = logits.dims();
-        if n == 1 {
-            let y: Vec<f32> = batch
-                .labels
-                .iter()
-                .map(|l| match l {
-                    Label::Score(s) => Ok(*s),
-                    other => anyhow::bail!("a regression head needs scores, got {other:?}"),
-                })
-                .collect::<anyhow::Result<_>>()?;
-            let y = Tensor::<B, 1>::from_data(TensorData::new(y, [b]), device);
-            return Ok((logits.reshape([b]) - y).powi_scalar(2).mean());
-        }
-        let y = class_targets(batch.labels.iter().map(|l| l.class()), n, device)?;
-        Ok(cross_entropy(logits, y, self.label_smoothing))
+        batch_loss(model, &batch, self.label_smoothing, device)
+    }
+
+    fn part_loss<B: Backend>(
+        &self,
+        model: &Model<B>,
+        train: &[TextExample],
+        indices: &[usize],
+        part: std::ops::Range<usize>,
+        _stream: u64,
+        device: &B::Device,
+    ) -> anyhow::Result<Tensor<B, 1>> {
+        let batch = self.encoder.encode_batch(train, indices)?.rows(part);
+        batch_loss(model, &batch, self.label_smoothing, device)
     }
 
     fn evaluate<B: Backend>(
@@ -109,8 +137,11 @@ impl Task for TextClassification {
     ) -> anyhow::Result<BTreeMap<String, f64>> {
         let (mut pred_class, mut pred_score) = (Vec::new(), Vec::new());
         let indices: Vec<usize> = (0..examples.len()).collect();
-        for chunk in indices.chunks(self.eval_batch_size.max(1)) {
-            let batch = self.encoder.encode_batch(examples, chunk)?;
+        let chunks: Vec<&[usize]> = indices.chunks(self.eval_batch_size.max(1)).collect();
+        // Evaluation batches run on the shard threads, as training batches do; results keep
+        // their order.
+        let outputs = crate::train::in_parallel(chunks.len(), |c| {
+            let batch = self.encoder.encode_batch(examples, chunks[c])?;
             let logits = model
                 .forward(batch_inputs::<B>(&batch, device))?
                 .logits
@@ -121,10 +152,14 @@ impl Task for TextClassification {
                     .convert::<f32>()
                     .into_vec()
                     .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-                pred_score.extend(values.into_iter().map(f64::from));
+                Ok((Vec::new(), values.into_iter().map(f64::from).collect()))
             } else {
-                pred_class.extend(argmax_rows(logits)?);
+                Ok((argmax_rows(logits)?, Vec::new()))
             }
+        })?;
+        for (classes, scores) in outputs {
+            pred_class.extend(classes);
+            pred_score.extend(scores);
         }
         let mut out = BTreeMap::new();
         for &metric in self.task.metrics() {
