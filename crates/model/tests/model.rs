@@ -616,7 +616,7 @@ mod methods {
                 return p;
             }
             let (id, t, mapper) = p.consume();
-            let noise = Tensor::random(t.shape(), Distribution::Normal(0.0, 0.1), &t.device());
+            let noise = peftgrid_zoo::init::random(t.dims(), Distribution::Normal(0.0, 0.1), &t.device());
             // Positive biases keep every ReLU unit of a bottleneck alive, so that every weight
             // has a gradient in the one-step test.
             let noise = if self.0.last().is_some_and(|l| l == "bias") {
@@ -635,6 +635,9 @@ mod methods {
     ) -> (Model<Bk>, ModelConfig) {
         let loaded = load::<Bk>(fixtures().join("hf").join(fixture), device).unwrap();
         let mut model = loaded.model;
+        // Reproducible noise (the host stream; the test threads share it, so the draw is fixed
+        // per test only up to their interleaving: tolerances below are relative).
+        peftgrid_zoo::init::seed(0);
         method::apply(&mut model, &loaded.config, spec, device)
             .unwrap_or_else(|e| panic!("{}: {e}", spec.name));
         let mut path = Vec::new();
@@ -1021,13 +1024,17 @@ mod methods {
                 "{name}/{fixture}: merged {}",
                 max_abs_diff(&unmerged, &merged)
             );
+            // Unmerging divides the merged weights by the IA3 vector again: exact only to float
+            // rounding (measured up to 2.2e-5 on a T5 weight, 9e-5 on T5's unnormalised outputs).
             assert!(
-                max_abs_diff(&unmerged, &restored) < 1e-5,
-                "{name}: unmerged {}",
+                max_abs_diff(&unmerged, &restored) < 2e-4,
+                "{name}/{fixture}: unmerged {}",
                 max_abs_diff(&unmerged, &restored)
             );
             for (k, v) in weights(&model) {
-                assert!(max_abs_diff(&v, &w0[&k]) < 1e-5, "{name}: {k} restored");
+                let d = max_abs_diff(&v, &w0[&k]);
+                let scale = w0[&k].iter().fold(1f32, |a, b| a.max(b.abs()));
+                assert!(d < 5e-5 * scale, "{name}/{fixture}: {k} restored: {d}");
             }
         }
     }
