@@ -66,7 +66,10 @@ fn hot_paths(c: &mut Criterion) {
 
     let attn = attention::<B>(&device);
     c.bench_function("attention/inference 32x64x384", |b| {
-        b.iter(|| attn.forward(x.clone(), mask.clone(), &sites, &shared).into_data())
+        b.iter(|| {
+            attn.forward(x.clone(), mask.clone(), &sites, &shared)
+                .into_data()
+        })
     });
     let attn_ad = attention::<AD>(&device);
     let x_ad = Tensor::<AD, 3>::from_inner(x.clone());
@@ -104,14 +107,22 @@ fn hot_paths(c: &mut Criterion) {
     let mut model = Some(method::freeze(model, &spec));
     let mut optim = AdamWConfig::new().init::<AD, Model<AD>>();
     let n = 8;
-    let ids: Vec<i64> = (0..n * SEQ).map(|i| 1000 + (i as i64 * 7919) % 29_000).collect();
-    let labels = Tensor::<AD, 1, Int>::from_data(TensorData::new(vec![0i64, 1, 0, 1, 1, 0, 0, 1], [n]), &device);
+    let ids: Vec<i64> = (0..n * SEQ)
+        .map(|i| 1000 + (i as i64 * 7919) % 29_000)
+        .collect();
+    let labels = Tensor::<AD, 1, Int>::from_data(
+        TensorData::new(vec![0i64, 1, 0, 1, 1, 0, 0, 1], [n]),
+        &device,
+    );
     c.bench_function("minilm lora train step 8x64", |b| {
         b.iter(|| {
             let m = model.take().expect("model");
             let logits = m
                 .forward(Inputs {
-                    input_ids: Some(Tensor::from_data(TensorData::new(ids.clone(), [n, SEQ]), &device)),
+                    input_ids: Some(Tensor::from_data(
+                        TensorData::new(ids.clone(), [n, SEQ]),
+                        &device,
+                    )),
                     attention_mask: Some(Tensor::ones([n, SEQ], &device)),
                     token_type_ids: Some(Tensor::zeros([n, SEQ], &device)),
                     ..Default::default()

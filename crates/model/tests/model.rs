@@ -616,7 +616,8 @@ mod methods {
                 return p;
             }
             let (id, t, mapper) = p.consume();
-            let noise = peftgrid_zoo::init::random(t.dims(), Distribution::Normal(0.0, 0.1), &t.device());
+            let noise =
+                peftgrid_zoo::init::random(t.dims(), Distribution::Normal(0.0, 0.1), &t.device());
             // Positive biases keep every ReLU unit of a bottleneck alive, so that every weight
             // has a gradient in the one-step test.
             let noise = if self.0.last().is_some_and(|l| l == "bias") {
