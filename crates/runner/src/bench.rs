@@ -213,8 +213,8 @@ impl TrainJob for BenchOne {
         model.set_new_head(&config, 2, Pooling::Mean, &device);
         method::apply(&mut model, &config, &spec, &device)?;
         let model = method::freeze(model, &spec);
-        let (_, head) = method::trainable(&model, &spec);
-        let trainable = method::trainable(&model, &spec).0 + head;
+        let (body, head) = method::trainable(&model, &spec);
+        let trainable = body + head;
         let vocab = match &config.architecture {
             peftgrid_model::Architecture::Bert(c) | peftgrid_model::Architecture::Roberta(c) => {
                 c.vocab_size
@@ -267,14 +267,10 @@ impl TrainJob for BenchOne {
         let frozen = model.valid();
         let rounds = crate::train::shards().max(1);
         let forward = |_: usize| -> anyhow::Result<()> {
-            let d = &device;
-            let inputs = Inputs::<B::InnerBackend> {
-                input_ids: Some(Tensor::from_data(TensorData::new(ids.clone(), [b, s]), d)),
-                attention_mask: Some(Tensor::ones([b, s], d)),
-                token_type_ids: Some(Tensor::zeros([b, s], d)),
-                ..Default::default()
-            };
-            let logits = frozen.forward(inputs)?.logits.context("no task head")?;
+            let logits = frozen
+                .forward(token_inputs(ids.clone(), b, s, &device))?
+                .logits
+                .context("no task head")?;
             let _ = logits.into_data();
             Ok(())
         };
@@ -307,15 +303,22 @@ impl TrainJob for BenchOne {
             trainable_params: trainable as u64,
             train_samples_per_s: samples / median(&mut timed),
             infer_samples_per_s: samples / median(&mut infer),
-            peak_memory_bytes: if matches!(backend, BackendKind::Flex | BackendKind::Ndarray) {
-                peak
-            } else {
-                None
-            },
+            // The process's RSS is the CPU backends' memory; a GPU's is not read (see README).
+            peak_memory_bytes: if backend.is_cpu() { peak } else { None },
             memory_kind: "rss".into(),
             first_loss: losses.first().copied().unwrap_or(f64::NAN),
             last_loss: losses.last().copied().unwrap_or(f64::NAN),
         })
+    }
+}
+
+/// `n` unpadded rows of `s` token ids (one segment) as model inputs.
+fn token_inputs<Bk: Backend>(ids: Vec<i64>, n: usize, s: usize, device: &Bk::Device) -> Inputs<Bk> {
+    Inputs {
+        input_ids: Some(Tensor::from_data(TensorData::new(ids, [n, s]), device)),
+        attention_mask: Some(Tensor::ones([n, s], device)),
+        token_type_ids: Some(Tensor::zeros([n, s], device)),
+        ..Default::default()
     }
 }
 
@@ -366,12 +369,7 @@ impl Task for Synthetic {
             .collect();
         let labels: Vec<i64> = indices.iter().map(|&i| self.labels[i]).collect();
         let logits = model
-            .forward(Inputs::<B> {
-                input_ids: Some(Tensor::from_data(TensorData::new(ids, [n, s]), device)),
-                attention_mask: Some(Tensor::ones([n, s], device)),
-                token_type_ids: Some(Tensor::zeros([n, s], device)),
-                ..Default::default()
-            })?
+            .forward(token_inputs(ids, n, s, device))?
             .logits
             .context("no task head")?;
         let y = Tensor::<B, 1, Int>::from_data(TensorData::new(labels, [n]), device);

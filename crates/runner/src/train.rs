@@ -310,8 +310,8 @@ pub(crate) fn shards() -> usize {
     SHARDS.load(Ordering::Relaxed)
 }
 
-/// `f(0..n)` on the shard threads (each thread takes every `shards`-th index), in order.
-/// Evaluation uses it: a model without autodiff is shared by reference.
+/// `f(0..n)` on the shard threads (each thread takes every `shards`-th index), in order:
+/// a batch's shards in training, evaluation batches (a model is shared by reference).
 pub fn in_parallel<R: Send>(
     n: usize,
     f: impl Fn(usize) -> anyhow::Result<R> + Sync,
@@ -328,9 +328,8 @@ pub fn in_parallel<R: Send>(
         handles
             .into_iter()
             .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    vec![(0, Err(anyhow::anyhow!("an evaluation thread panicked")))]
-                })
+                h.join()
+                    .unwrap_or_else(|_| vec![(0, Err(anyhow::anyhow!("a worker thread panicked")))])
             })
             .collect()
     });
@@ -402,35 +401,21 @@ fn sharded_loss<B: AutodiffBackend, T: Task>(
 ) -> anyhow::Result<(f64, GradientsParams)> {
     let per = indices.len().div_ceil(shards);
     let n = indices.len() as f64;
-    let parts: Vec<anyhow::Result<(f64, GradientsParams)>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..indices.len())
-            .step_by(per)
-            .map(|start| {
-                let part = start..(start + per).min(indices.len());
-                let replica = model.clone().map(&mut Releaf);
-                scope.spawn(move || -> anyhow::Result<(f64, GradientsParams)> {
-                    let weight = part.len() as f64 / n / micro_batches as f64;
-                    let l = with_batch_stream(key, start, || {
-                        task.part_loss(&replica, train, indices, part, key, device)
-                    })?
-                    .mul_scalar(weight);
-                    let value: f64 = l.clone().into_scalar().elem();
-                    Ok((value, GradientsParams::from_grads(l.backward(), &replica)))
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a training thread panicked")))
-            })
-            .collect()
-    });
+    let parts = in_parallel(indices.len().div_ceil(per), |k| {
+        let start = k * per;
+        let part = start..(start + per).min(indices.len());
+        let replica = model.clone().map(&mut Releaf);
+        let weight = part.len() as f64 / n / micro_batches as f64;
+        let l = with_batch_stream(key, start, || {
+            task.part_loss(&replica, train, indices, part, key, device)
+        })?
+        .mul_scalar(weight);
+        let value: f64 = l.clone().into_scalar().elem();
+        Ok((value, GradientsParams::from_grads(l.backward(), &replica)))
+    })?;
     let mut acc = GradientsAccumulator::<Model<B>>::new();
     let mut value = 0.0;
-    for part in parts {
-        let (v, g) = part?;
+    for (v, g) in parts {
         value += v;
         acc.accumulate(model, g);
     }

@@ -151,6 +151,41 @@ fn training_steps_agree_across_backends() {
     }
 }
 
+/// A batch split over two threads is the same training step as the whole batch on one, dropout
+/// included (masks drawn per example): the same losses, update after update.
+#[test]
+fn sharded_steps_equal_whole_batch_steps() {
+    let config = fixtures().join("hf/bert/config.json");
+    let run = |shards: &str| {
+        let o = peftgrid(&[
+            "--shards",
+            shards,
+            "bench-one",
+            "--config",
+            config.to_str().unwrap(),
+            "--method",
+            "full",
+            "--batch",
+            "6",
+            "--seq-len",
+            "10",
+            "--warmup",
+            "0",
+            "--steps",
+            "4",
+            "--print-losses",
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+        step_losses(&o)
+    };
+    let (whole, split) = (run("1"), run("2"));
+    assert_eq!(whole.len(), 4);
+    assert!((whole[3] - whole[0]).abs() > 1e-4, "{whole:?}");
+    for (a, b) in whole.iter().zip(&split) {
+        assert!((a - b).abs() < 1e-5, "whole {whole:?} vs split {split:?}");
+    }
+}
+
 /// `peftgrid bench` writes a row per method (the head counted in the trainable parameters),
 /// keeps rows of other configurations, and `bench-compare` divides by PyTorch's rows.
 #[test]

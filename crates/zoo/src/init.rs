@@ -64,50 +64,42 @@ mod tests {
     type B = burn::backend::NdArray<f32>;
     type F = burn::backend::Flex<f32>;
 
+    fn draw<Bk: Backend, const D: usize>(
+        seed_: u64,
+        shape: [usize; D],
+        dist: Distribution,
+    ) -> Vec<f32> {
+        seed(seed_);
+        random::<Bk, D>(shape, dist, &Default::default())
+            .into_data()
+            .to_vec()
+            .unwrap()
+    }
+
+    fn mean_std(v: &[f32]) -> (f64, f64) {
+        let mean = v.iter().map(|x| *x as f64).sum::<f64>() / v.len() as f64;
+        let var = v.iter().map(|x| (*x as f64 - mean).powi(2)).sum::<f64>() / v.len() as f64;
+        (mean, var.sqrt())
+    }
+
     #[test]
     fn same_seed_same_weights_on_every_backend() {
-        seed(7);
-        let a: Vec<f32> =
-            random::<B, 2>([3, 5], Distribution::Normal(0.0, 0.02), &Default::default())
-                .into_data()
-                .to_vec()
-                .unwrap();
-        seed(7);
-        let b: Vec<f32> =
-            random::<F, 2>([3, 5], Distribution::Normal(0.0, 0.02), &Default::default())
-                .into_data()
-                .to_vec()
-                .unwrap();
-        assert_eq!(a, b);
+        let normal = Distribution::Normal(0.0, 0.02);
+        assert_eq!(
+            draw::<B, 2>(7, [3, 5], normal),
+            draw::<F, 2>(7, [3, 5], normal)
+        );
         // And the moments are those asked for.
-        seed(1);
-        let v: Vec<f32> = random::<B, 1>(
-            [20_000],
-            Distribution::Uniform(-0.5, 1.5),
-            &Default::default(),
-        )
-        .into_data()
-        .to_vec()
-        .unwrap();
-        let mean = v.iter().map(|x| *x as f64).sum::<f64>() / v.len() as f64;
+        let v = draw::<B, 1>(1, [20_000], Distribution::Uniform(-0.5, 1.5));
+        let (mean, _) = mean_std(&v);
         assert!(
             (mean - 0.5).abs() < 0.02 && v.iter().all(|x| (-0.5..1.5).contains(x)),
             "{mean}"
         );
-        seed(2);
-        let v: Vec<f32> = random::<B, 1>(
-            [20_000],
-            Distribution::Normal(1.0, 2.0),
-            &Default::default(),
-        )
-        .into_data()
-        .to_vec()
-        .unwrap();
-        let mean = v.iter().map(|x| *x as f64).sum::<f64>() / v.len() as f64;
-        let var = v.iter().map(|x| (*x as f64 - mean).powi(2)).sum::<f64>() / v.len() as f64;
+        let (mean, std) = mean_std(&draw::<B, 1>(2, [20_000], Distribution::Normal(1.0, 2.0)));
         assert!(
-            (mean - 1.0).abs() < 0.05 && (var.sqrt() - 2.0).abs() < 0.05,
-            "{mean} {var}"
+            (mean - 1.0).abs() < 0.05 && (std - 2.0).abs() < 0.05,
+            "{mean} {std}"
         );
     }
 }
