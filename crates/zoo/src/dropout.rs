@@ -9,7 +9,7 @@
 //! run with host masks trains identically on flex, ndarray, WGPU and CUDA.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use burn::module::Module;
 use burn::prelude::*;
@@ -28,8 +28,6 @@ pub enum MaskSource {
 }
 
 static SOURCE: AtomicU8 = AtomicU8::new(0);
-static SEED: AtomicU64 = AtomicU64::new(0);
-static CALLS: AtomicU64 = AtomicU64::new(0);
 
 /// Chooses where masks are drawn from now on.
 pub fn set_mask_source(source: MaskSource) {
@@ -46,10 +44,11 @@ pub fn mask_source() -> MaskSource {
     }
 }
 
-/// Restarts the host mask stream (called with the run's seed by [`crate::init::seed`]).
+/// Restarts this thread's host mask stream outside a batch stream (called with the run's seed
+/// by [`crate::init::seed`]). Thread-local, like the batch streams, so that two runs in one
+/// process (a test binary's threads, a library user's) never draw from each other's stream.
 pub fn seed_masks(seed: u64) {
-    SEED.store(seed, Ordering::Relaxed);
-    CALLS.store(0, Ordering::Relaxed);
+    FALLBACK.with(|f| f.set((seed, 0)));
 }
 
 /// A batch's mask stream on this thread: its key, calls so far, and the batch row its first
@@ -64,12 +63,14 @@ struct Local {
 
 thread_local! {
     static LOCAL: Cell<Option<Local>> = const { Cell::new(None) };
+    /// Seed and calls so far of the masks drawn outside any batch stream.
+    static FALLBACK: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
 }
 
-/// Runs `f` with this thread's masks drawn from the stream `key` (e.g. the training step's),
-/// its tensors' first row being row `row0` of the batch. The masks then depend only on the
-/// seed, `key`, the call's position in `f` and each element's place in the whole batch: not on
-/// how a batch is split over threads, nor on what other threads draw.
+/// Runs `f` with this thread's masks drawn from the stream `key` (e.g. the training step's,
+/// which carries the run's seed), its tensors' first row being row `row0` of the batch. The
+/// masks then depend only on `key`, the call's position in `f` and each element's place in the
+/// whole batch: not on how a batch is split over threads, nor on what other threads draw.
 pub fn with_batch_stream<R>(key: u64, row0: usize, f: impl FnOnce() -> R) -> R {
     let before = LOCAL.with(|l| {
         l.replace(Some(Local {
@@ -100,11 +101,13 @@ pub fn host_mask(n: usize, rows: usize, prob: f64) -> Vec<f32> {
             LOCAL.with(|l| l.set(Some(local)));
             (local.key, call, local.row0)
         }
-        None => (0, CALLS.fetch_add(1, Ordering::Relaxed), 0),
+        None => FALLBACK.with(|f| {
+            let (seed, call) = f.get();
+            f.set((seed, call + 1));
+            (mix(seed), call, 0)
+        }),
     };
-    let key = mix(
-        SEED.load(Ordering::Relaxed) ^ mix(key ^ mix(call.wrapping_add(0x9E37_79B9_7F4A_7C15)))
-    );
+    let key = mix(key ^ mix(call.wrapping_add(0x9E37_79B9_7F4A_7C15)));
     let first = row0 * (n / rows.max(1)) as u64;
     // Dropped when the top 53 bits, as a fraction of 2^53, fall below p.
     let threshold = (prob * (1u64 << 53) as f64) as u64;

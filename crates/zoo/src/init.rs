@@ -5,23 +5,28 @@
 //! masks come from [`crate::dropout`]'s host stream on the CPU backends (reseeded here too) and
 //! from the backend's generator on GPUs; a results row names its backend and mask source.
 
-use std::sync::Mutex;
+use std::cell::RefCell;
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-static STREAM: Mutex<Option<ChaCha8Rng>> = Mutex::new(None);
-
-/// Restarts the initialisation stream at `seed` (a sweep does this per run, beside `B::seed`).
-pub fn seed(seed: u64) {
-    crate::dropout::seed_masks(seed);
-    *STREAM.lock().unwrap_or_else(|p| p.into_inner()) = Some(ChaCha8Rng::seed_from_u64(seed));
+thread_local! {
+    /// Per thread, so that runs in one process (a sweep's, a test binary's concurrent tests)
+    /// cannot interleave their draws: a run seeds and builds its model on one thread.
+    static STREAM: RefCell<ChaCha8Rng> = RefCell::new(ChaCha8Rng::seed_from_u64(0));
 }
 
-/// A tensor of `shape` drawn from `dist` on the host (the stream starts at seed 0 until
-/// [`seed`] is called). Normals by Box–Muller from f64 uniforms, so every platform draws the
+/// Restarts this thread's initialisation stream at `seed` (a sweep does this per run, beside
+/// `B::seed`).
+pub fn seed(seed: u64) {
+    crate::dropout::seed_masks(seed);
+    STREAM.with(|s| *s.borrow_mut() = ChaCha8Rng::seed_from_u64(seed));
+}
+
+/// A tensor of `shape` drawn from `dist` on the host (this thread's stream starts at seed 0
+/// until [`seed`] is called). Normals by Box–Muller from f64 uniforms, so every platform draws the
 /// same values.
 pub fn random<B: Backend, const D: usize>(
     shape: [usize; D],
@@ -29,10 +34,13 @@ pub fn random<B: Backend, const D: usize>(
     device: &B::Device,
 ) -> Tensor<B, D> {
     let n: usize = shape.iter().product();
-    let mut guard = STREAM.lock().unwrap_or_else(|p| p.into_inner());
-    let rng = guard.get_or_insert_with(|| ChaCha8Rng::seed_from_u64(0));
+    let values = STREAM.with(|s| draw(&mut s.borrow_mut(), n, dist));
+    Tensor::from_data(TensorData::new(values, shape), device)
+}
+
+fn draw(rng: &mut ChaCha8Rng, n: usize, dist: Distribution) -> Vec<f32> {
     let mut uniform = || rng.random::<f64>();
-    let values: Vec<f32> = match dist {
+    match dist {
         Distribution::Normal(mean, std) => {
             let mut v = Vec::with_capacity(n);
             while v.len() < n {
@@ -52,9 +60,7 @@ pub fn random<B: Backend, const D: usize>(
             .collect(),
         Distribution::Bernoulli(p) => (0..n).map(|_| f32::from(uniform() < p)).collect(),
         Distribution::Default => (0..n).map(|_| uniform() as f32).collect(),
-    };
-    drop(guard);
-    Tensor::from_data(TensorData::new(values, shape), device)
+    }
 }
 
 #[cfg(test)]
