@@ -29,7 +29,8 @@ pub use image_pipeline::{batch_pixels, Preprocessor, Transform};
 pub use sample::low_resource;
 pub use seq2seq::PairExample;
 pub use tokenize::{
-    bucketed_batches, targets_from_ids, token_batches, TargetBatch, TextBatch, TextEncoder,
+    bucketed_batches, random_batches, read_batch_order, targets_from_ids, token_batches,
+    TargetBatch, TextBatch, TextEncoder,
 };
 pub use vision::{ImageExample, ImageSource};
 

@@ -376,6 +376,65 @@ pub fn targets_from_ids<'a>(
     }
 }
 
+/// Random batches of `n` examples, as PyTorch's `DataLoader(shuffle=True, drop_last=False)`
+/// gives them (transformers' `Trainer` default): a new permutation from `seed`, cut in order
+/// into batches of `batch_size`; the last batch keeps the remainder. Each batch is padded to
+/// its own longest example. A `batch_size` of 0 is taken as 1.
+pub fn random_batches(n: usize, batch_size: usize, seed: u64) -> Vec<Vec<usize>> {
+    let mut idx: Vec<usize> = (0..n).collect();
+    let mut r = rng::rng(seed, 0);
+    rng::shuffle(&mut r, &mut idx);
+    idx.chunks(batch_size.max(1)).map(|c| c.to_vec()).collect()
+}
+
+/// A batch order written by another program (e.g. `tools/train_torch.py`), to replay its
+/// batches exactly: JSON `{"epochs": [[[i, j, …], …], …]}`, per epoch the batches in order,
+/// each the 0-based indices of training examples.
+pub fn read_batch_order(path: &Path, n: usize) -> Result<Vec<Vec<Vec<usize>>>> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Order {
+        epochs: Vec<Vec<Vec<usize>>>,
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let order: Order = serde_json::from_str(&text).map_err(|e| DataError::Format {
+        path: path.to_path_buf(),
+        message: format!("not a batch order ({{\"epochs\": [[[indices], ...], ...]}}): {e}"),
+    })?;
+    let bad = |at: String, message: String| DataError::Value {
+        path: path.to_path_buf(),
+        at,
+        field: "epochs".into(),
+        message,
+    };
+    if order.epochs.is_empty() {
+        return Err(bad("top level".into(), "no epochs".into()));
+    }
+    for (e, epoch) in order.epochs.iter().enumerate() {
+        if epoch.is_empty() {
+            return Err(bad(format!("epoch {e}"), "no batches".into()));
+        }
+        for (b, batch) in epoch.iter().enumerate() {
+            if batch.is_empty() {
+                return Err(bad(
+                    format!("epoch {e}, batch {b}"),
+                    "an empty batch".into(),
+                ));
+            }
+            if let Some(i) = batch.iter().find(|&&i| i >= n) {
+                return Err(bad(
+                    format!("epoch {e}, batch {b}"),
+                    format!("index {i} is past the {n} training examples"),
+                ));
+            }
+        }
+    }
+    Ok(order.epochs)
+}
+
 /// Length-bucketed batches of indices into `lengths`.
 ///
 /// With `shuffle`: the indices are shuffled with `seed`, cut into chunks of 50 × `batch_size`,
@@ -449,6 +508,46 @@ pub fn token_batches(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn random_batches_keep_the_remainder_and_change_each_epoch() {
+        let a = random_batches(10, 4, 1);
+        let sizes: Vec<usize> = a.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [4, 4, 2]);
+        let mut all: Vec<usize> = a.concat();
+        all.sort();
+        assert_eq!(all, (0..10).collect::<Vec<_>>());
+        assert_eq!(a, random_batches(10, 4, 1));
+        // Another seed (the next epoch) groups other examples together, not just reorders.
+        let b = random_batches(10, 4, 2);
+        assert_ne!(
+            a[0].iter().collect::<std::collections::BTreeSet<_>>(),
+            b[0].iter().collect()
+        );
+    }
+
+    #[test]
+    fn batch_orders_are_checked_against_the_training_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("order.json");
+        std::fs::write(&path, r#"{"epochs": [[[2, 0], [1]], [[0, 1, 2]]]}"#).unwrap();
+        assert_eq!(
+            read_batch_order(&path, 3).unwrap(),
+            vec![vec![vec![2, 0], vec![1]], vec![vec![0, 1, 2]]]
+        );
+        let e = read_batch_order(&path, 2).unwrap_err().to_string();
+        assert!(e.contains("order.json") && e.contains("index 2"), "{e}");
+        std::fs::write(&path, r#"{"epochs": [[[]]]}"#).unwrap();
+        assert!(read_batch_order(&path, 3)
+            .unwrap_err()
+            .to_string()
+            .contains("empty batch"));
+        std::fs::write(&path, "[1, 2]").unwrap();
+        assert!(read_batch_order(&path, 3)
+            .unwrap_err()
+            .to_string()
+            .contains("not a batch order"));
+    }
 
     #[test]
     fn buckets_cover_every_index_once_and_are_seeded() {
