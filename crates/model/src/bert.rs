@@ -266,11 +266,16 @@ impl<B: Backend> TextEncoder<B> {
 
 /// A `Linear(d_in → d_out)` initialised as transformers initialises a new head:
 /// weights N(0, 0.02), bias 0.
-pub(crate) fn fresh_linear<B: Backend>(d_in: usize, d_out: usize, device: &B::Device) -> Linear<B> {
+pub(crate) fn fresh_linear<B: Backend>(
+    d_in: usize,
+    d_out: usize,
+    std: f64,
+    device: &B::Device,
+) -> Linear<B> {
     Linear {
         weight: burn::module::Param::from_tensor(peftgrid_zoo::init::random(
             [d_in, d_out],
-            burn::tensor::Distribution::Normal(0.0, 0.02),
+            burn::tensor::Distribution::Normal(0.0, std),
             device,
         )),
         bias: Some(burn::module::Param::from_tensor(Tensor::zeros(
@@ -288,6 +293,7 @@ impl<B: Backend> TextEncoder<B> {
         &mut self,
         num_labels: usize,
         dropout: f64,
+        init_std: f64,
         pooling: Pooling,
         device: &B::Device,
     ) {
@@ -297,8 +303,8 @@ impl<B: Backend> TextEncoder<B> {
             PositionIds::AfterPadding { .. }
         );
         self.head = Some(TextHead {
-            dense: roberta.then(|| fresh_linear(d, d, device)),
-            out: fresh_linear(d, num_labels, device),
+            dense: roberta.then(|| fresh_linear(d, d, init_std, device)),
+            out: fresh_linear(d, num_labels, init_std, device),
             dropout: Dropout { prob: dropout },
             pooling,
         });

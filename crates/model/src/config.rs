@@ -48,6 +48,10 @@ fn default_channels() -> usize {
 fn default_true() -> bool {
     true
 }
+/// transformers' default `initializer_range` (BertConfig, ViTConfig).
+fn default_init_range() -> f64 {
+    0.02
+}
 
 /// BERT and RoBERTa (`BertConfig`, `RobertaConfig` in transformers).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,6 +76,9 @@ pub struct TextEncoderConfig {
     pub attention_probs_dropout_prob: f64,
     #[serde(default)]
     pub classifier_dropout: Option<f64>,
+    /// Std of the normal a new head's weights are drawn from (`_init_weights`).
+    #[serde(default = "default_init_range")]
+    pub initializer_range: f64,
     /// Only `absolute` is implemented; relative position embeddings are refused, not ignored.
     #[serde(default = "default_absolute")]
     pub position_embedding_type: String,
@@ -98,6 +105,10 @@ pub struct VitConfig {
     pub hidden_dropout_prob: f64,
     #[serde(default)]
     pub attention_probs_dropout_prob: f64,
+    /// Std of a new head's weights (transformers: a truncated normal cut at ±2, which at this
+    /// std is a normal).
+    #[serde(default = "default_init_range")]
+    pub initializer_range: f64,
 }
 
 fn default_bart_dropout() -> f64 {

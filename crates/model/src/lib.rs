@@ -24,6 +24,7 @@ pub mod shape;
 pub mod sites;
 pub mod tensors;
 pub mod tokenizer;
+pub mod trained;
 pub mod vit;
 
 use std::path::Path;
@@ -313,17 +314,20 @@ impl<B: Backend> Model<B> {
         pooling: bert::Pooling,
         device: &B::Device,
     ) {
-        let dropout = match &config.architecture {
-            Architecture::Bert(c) | Architecture::Roberta(c) => {
-                c.classifier_dropout.unwrap_or(c.hidden_dropout_prob)
-            }
-            _ => 0.0,
+        // As transformers' `_init_weights`: normal(0, initializer_range) weights, zero biases.
+        let (dropout, std) = match &config.architecture {
+            Architecture::Bert(c) | Architecture::Roberta(c) => (
+                c.classifier_dropout.unwrap_or(c.hidden_dropout_prob),
+                c.initializer_range,
+            ),
+            Architecture::Vit(c) => (0.0, c.initializer_range),
+            _ => (0.0, 0.02),
         };
         match self {
-            Model::Text(m) => m.set_new_head(num_labels, dropout, pooling, device),
+            Model::Text(m) => m.set_new_head(num_labels, dropout, std, pooling, device),
             Model::Vit(m) => {
                 let d = m.patch.weight.dims()[1];
-                m.classifier = Some(bert::fresh_linear(d, num_labels, device));
+                m.classifier = Some(bert::fresh_linear(d, num_labels, std, device));
             }
             // Generation tasks read the LM head, which stays.
             Model::Seq2Seq(_) => {}
