@@ -137,7 +137,10 @@ fn translate(part: &Part, hidden: usize) -> Result<Vec<ModificationSpec>> {
             let gated = part.bool("use_gating", false)?;
             let l = part.number("prefix_length")? as usize;
             Ok(vec![ModificationSpec::new(
-                Form::Prefix(PrefixSpec { reparam }),
+                Form::Prefix(PrefixSpec {
+                    reparam,
+                    shift_positions: false,
+                }),
                 &[Position::Head],
             )
             .composition(if gated {

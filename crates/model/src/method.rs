@@ -4,7 +4,7 @@
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::prelude::*;
-use peftgrid_zoo::{count, BuildContext, Count, MethodSpec, ParamGroup, Position};
+use peftgrid_zoo::{count, BuildContext, Count, Form, MethodSpec, ParamGroup, Position};
 
 use crate::config::ModelConfig;
 use crate::error::Result;
@@ -129,6 +129,27 @@ pub fn apply<B: Backend>(
                         }
                     }
                 }
+            }
+        }
+    }
+    let shift: usize = method
+        .modifications
+        .iter()
+        .filter(|m| matches!(&m.form, Form::Prefix(p) if p.shift_positions))
+        .map(|m| m.budget.unwrap_or(0))
+        .sum();
+    if shift > 0 {
+        match model {
+            Model::Text(m) => m.embeddings.position_offset = shift,
+            _ => {
+                return Err(peftgrid_zoo::ZooError::Spec {
+                    spec: method.name.clone(),
+                    message: format!(
+                        "prefix: shift_positions (peft's numbering of tokens after the prefix) is implemented for BERT and RoBERTa encoders, not {}",
+                        config.model_type
+                    ),
+                }
+                .into())
             }
         }
     }

@@ -329,7 +329,10 @@ fn load_prefix<B: Backend>(
     let layers = model.num_layers();
     let spec = MethodSpec::new("prefix").with(
         ModificationSpec::new(
-            Form::Prefix(PrefixSpec { reparam: None }),
+            Form::Prefix(PrefixSpec {
+                reparam: None,
+                shift_positions: true,
+            }),
             &[Position::Head],
         )
         .budget(l),
@@ -346,10 +349,7 @@ fn load_prefix<B: Backend>(
         g.source = PrefixSource::Flat(Param::from_tensor(flat));
     }
     // peft passes the prefixes to transformers as cached keys/values, and transformers numbers
-    // the real tokens after them.
-    if let Model::Text(m) = model {
-        m.embeddings.position_offset = l;
-    }
+    // the real tokens after them: the spec says `shift_positions`, and `apply` shifted them.
     Ok(spec)
 }
 

@@ -185,9 +185,15 @@ fn adapter(
 }
 
 fn prefix_mod(l: usize, composition: Composition) -> ModificationSpec {
-    ModificationSpec::new(Form::Prefix(PrefixSpec { reparam: Some(512) }), &[Head])
-        .composition(composition)
-        .budget(l)
+    ModificationSpec::new(
+        Form::Prefix(PrefixSpec {
+            reparam: Some(512),
+            shift_positions: false,
+        }),
+        &[Head],
+    )
+    .composition(composition)
+    .budget(l)
 }
 
 fn full() -> MethodSpec {

@@ -25,6 +25,12 @@ pub struct PrefixSpec {
     /// Train the prefixes through an MLP of this middle width; `None` trains them directly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reparam: Option<usize>,
+    /// Number the real tokens after the prefix (positions l, l + 1, …), as peft does: it hands
+    /// the prefixes to transformers as a key/value cache, and transformers counts cached
+    /// tokens. Off by default: Li & Liang's and He et al.'s prefixes (and AdapterHub's) are
+    /// attention memory only and leave an encoder's positions alone.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shift_positions: bool,
 }
 
 /// The prefix of one attention: which generator and which of its layers.
