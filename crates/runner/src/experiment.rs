@@ -54,6 +54,21 @@ pub enum Schedule {
     Constant,
 }
 
+/// How an epoch's training examples are grouped into batches (`batch_tokens` and
+/// `batch_order` take precedence).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Batching {
+    /// A new random permutation each epoch cut into batches, the last one short: PyTorch's
+    /// `DataLoader(shuffle=True)`, what transformers' `Trainer` and peft's examples train on.
+    #[default]
+    Random,
+    /// Shuffled, then sorted by length within chunks of 50 batches and cut (less padding, so
+    /// faster on CPU). Beware on small sets: one chunk holds the whole set, so every epoch
+    /// trains on nearly the same groups of equal-length examples.
+    Bucketed,
+}
+
 /// Decoding settings for sequence-to-sequence tasks (XSum, WMT16).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -215,8 +230,17 @@ hyperparameters! {
     grad_clip: f64 = 1.0;
     /// Micro-batches per update.
     grad_accum: usize = 1;
+    /// How examples are grouped into batches: `random` (PyTorch's shuffled DataLoader, the
+    /// default) or `bucketed` by length.
+    batching: Batching = Batching::Random;
     /// Batch by tokens instead of examples (fairseq's max_tokens; WMT16 en-ro uses 16,384).
     batch_tokens: Option<usize> = None;
+    /// Replay the batches of a JSON file `{"epochs": [[[indices], ...], ...]}` (another
+    /// framework's order, for a step-for-step comparison) instead of drawing them.
+    batch_order: Option<PathBuf> = None;
+    /// Start the trainable tensors from a safetensors file keyed by module path (as
+    /// `sweep --save-trainable` writes them; those it lacks keep their initialisation).
+    init_weights: Option<PathBuf> = None;
     /// Longest input in tokens (the source, for sequence-to-sequence tasks).
     max_len: usize = 128;
     /// What a new text classification head reads: `cls` (transformers' `*ForSequenceClassification`,
@@ -237,6 +261,9 @@ hyperparameters! {
     generation: Option<Generation> = None;
     /// Examples per evaluation batch (sources per batch when generating).
     eval_batch_size: usize = 64;
+    /// Train on the first N examples of the training split only (quick runs, learning curves,
+    /// the same subset another framework reads).
+    max_train_examples: Option<usize> = None;
     /// Evaluate on the first N examples of the evaluation split only (generation on CPU);
     /// the final test split, when there is one, is always scored whole.
     max_eval_examples: Option<usize> = None;
@@ -291,6 +318,10 @@ impl TrainConfig {
             "batch_tokens: must be at least 1"
         );
         ensure!(self.max_len >= 1, "max_len: must be at least 1");
+        ensure!(
+            self.max_train_examples != Some(0),
+            "max_train_examples: must be at least 1"
+        );
         ensure!(
             self.max_target_len != Some(0),
             "max_target_len: must be at least 1"

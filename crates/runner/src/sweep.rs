@@ -43,6 +43,11 @@ pub struct SweepArgs {
     /// (the embedded default: `just sweep glue` falls back to experiments/glue-sample.toml).
     #[arg(long)]
     pub fallback: Option<PathBuf>,
+    /// Also write each run's trainable tensors (of the model it scores) to
+    /// results/<sweep>/trained/<run>.safetensors, keyed by module path: what `init_weights`
+    /// reads, and what a step-for-step comparison with another framework checks.
+    #[arg(long)]
+    pub save_trainable: bool,
 }
 
 /// What is missing for `runs` on this machine, if anything.
@@ -153,6 +158,7 @@ pub fn sweep(args: &SweepArgs, backend: BackendKind) -> anyhow::Result<()> {
             RunJob {
                 spec,
                 adapters_dir: args.results.join(&name).join("adapters"),
+                save_trainable: args.save_trainable,
                 bar: steps.clone(),
             },
         )
@@ -222,6 +228,7 @@ pub fn sweep(args: &SweepArgs, backend: BackendKind) -> anyhow::Result<()> {
 struct RunJob<'a> {
     spec: &'a RunSpec,
     adapters_dir: PathBuf,
+    save_trainable: bool,
     bar: ProgressBar,
 }
 
@@ -274,7 +281,11 @@ impl RunJob<'_> {
         // The accounting of what the method adds; `deployed` is He et al.'s budget (what is
         // left after merging: a prefix's MLP dropped).
         let counted = method::apply(&mut model, &loaded.config, &spec.method, device)?;
-        let model = method::freeze(model, &spec.method);
+        let mut model = method::freeze(model, &spec.method);
+        if let Some(path) = &spec.train.init_weights {
+            model = peftgrid_model::trained::load_trainable(model, &spec.method, path, device)
+                .with_context(|| format!("init_weights {}", path.display()))?;
+        }
         let (body, with_head) = {
             let (body, head) = method::trainable(&model, &spec.method);
             (body, body + head)
@@ -345,6 +356,29 @@ impl RunJob<'_> {
             } else {
                 format!("{note}; {}", base.note)
             };
+        }
+        if self.save_trainable {
+            // A run that trained is a result even when its tensors cannot be written: said in
+            // the row's note, not turned into a failed run.
+            let dir = self.adapters_dir.with_file_name("trained");
+            let file = dir.join(format!("{}.safetensors", &spec.id()[..16]));
+            let saved = std::fs::create_dir_all(&dir)
+                .map_err(anyhow::Error::from)
+                .and_then(|()| {
+                    Ok(peftgrid_model::trained::save_trainable(
+                        &outcome.model,
+                        &spec.method,
+                        &file,
+                    )?)
+                });
+            if let Err(e) = saved {
+                let why = format!("trainable tensors not written to {}: {e:#}", file.display());
+                base.note = [base.note.as_str(), why.as_str()]
+                    .into_iter()
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("; ");
+            }
         }
         base.adapter_bytes = save_adapter(
             &outcome.model,

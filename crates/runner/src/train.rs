@@ -14,8 +14,9 @@
 //! - cross-entropy with label smoothing as `torch.nn.CrossEntropyLoss(label_smoothing=ε)` (per
 //!   target token, padding ignored, for teacher-forced seq2seq), MSE for one-output regression
 //!   (STS-B), as `*ForSequenceClassification` does;
-//! - batches bucketed by length, or cut to a token budget (`batch_tokens`, fairseq's
-//!   `--max-tokens`).
+//! - random batches each epoch, the last one short (PyTorch's shuffled `DataLoader`); or
+//!   bucketed by length, cut to a token budget (`batch_tokens`, fairseq's `--max-tokens`), or
+//!   replayed from a file (`batch_order`).
 //!
 //! A NaN or infinite loss ends the run as diverged (the sweep goes on).
 
@@ -34,7 +35,7 @@ use peftgrid_data::tokenize::IGNORE_INDEX;
 use peftgrid_model::Model;
 use peftgrid_zoo::dropout::with_batch_stream;
 
-use crate::experiment::{Schedule, TrainConfig};
+use crate::experiment::{Batching, Schedule, TrainConfig};
 use serde::{Deserialize, Serialize};
 
 /// HF's linear schedule with warm-up: the learning rate of update `k` (0-based) of `total`.
@@ -442,11 +443,33 @@ pub fn train<B: AutodiffBackend, T: Task>(
     );
     let lengths = task.lengths(&data.train)?;
     let accum = h.grad_accum.max(1);
+    let order = match &h.batch_order {
+        Some(path) => {
+            let order = peftgrid_data::read_batch_order(path, data.train.len())?;
+            anyhow::ensure!(
+                order.len() >= h.epochs.max(1),
+                "batch_order {}: {} epoch(s) of batches, the run trains {}",
+                path.display(),
+                order.len(),
+                h.epochs.max(1)
+            );
+            Some(order)
+        }
+        None => None,
+    };
     let epoch_batches = |epoch: usize| {
+        if let Some(order) = &order {
+            return order[epoch].clone();
+        }
         let seed = seed.wrapping_add(epoch as u64);
-        match h.batch_tokens {
-            Some(tokens) => peftgrid_data::token_batches(&lengths, tokens, h.batch_size, seed),
-            None => peftgrid_data::bucketed_batches(&lengths, h.batch_size.max(1), seed, true),
+        match (h.batch_tokens, h.batching) {
+            (Some(tokens), _) => peftgrid_data::token_batches(&lengths, tokens, h.batch_size, seed),
+            (None, Batching::Random) => {
+                peftgrid_data::random_batches(lengths.len(), h.batch_size, seed)
+            }
+            (None, Batching::Bucketed) => {
+                peftgrid_data::bucketed_batches(&lengths, h.batch_size.max(1), seed, true)
+            }
         }
     };
     let per_epoch = epoch_batches(0).len().div_ceil(accum);

@@ -17,7 +17,7 @@ use peftgrid_model::{Architecture, Loaded, Model};
 use crate::experiment::RunSpec;
 use crate::train::Splits;
 
-/// At most `max` examples (the evaluation split's head), when a limit is set.
+/// At most `max` examples (the split's head), when a limit is set.
 fn limit<E>(mut v: Vec<E>, max: Option<usize>) -> Vec<E> {
     if let Some(n) = max {
         v.truncate(n);
@@ -84,7 +84,7 @@ pub fn text<B: Backend>(
             eval_batch_size: spec.train.eval_batch_size,
         },
         Splits {
-            train,
+            train: limit(train, spec.train.max_train_examples),
             eval: limit(eval, spec.train.max_eval_examples),
             eval_split: eval_name,
             test,
@@ -143,7 +143,7 @@ pub fn image<B: Backend>(
             eval_batch_size: spec.train.eval_batch_size,
         },
         Splits {
-            train,
+            train: limit(train, spec.train.max_train_examples),
             eval: limit(eval, spec.train.max_eval_examples),
             eval_split: eval_split.to_string(),
             test,
@@ -234,7 +234,7 @@ pub fn seq2seq<B: Backend>(
             eval_batch_size: spec.train.eval_batch_size,
         },
         Splits {
-            train,
+            train: limit(train, spec.train.max_train_examples),
             eval: limit(eval, spec.train.max_eval_examples),
             eval_split: "validation".into(),
             test,
