@@ -23,6 +23,7 @@ Method arguments are peftgrid's presets; each maps to what its reference library
   full, linear_probe, bitfit   requires_grad by hand
   lora:R                       peft LoraConfig(r=R, lora_alpha=16, query/value)
   prefix:L                     peft PrefixTuningConfig(L tokens, MLP 512 reparameterisation)
+  prefix_flat:L                the same without the MLP (peftgrid: a prefix spec without reparam)
   ia3                          peft IA3Config(key, value, FFN output input-side)
   parallel:R                   adapters ParBnConfig(bottleneck R, relu, scaling 1: He et al.'s PA)
 """
@@ -84,6 +85,7 @@ def build(method, backbone, num_labels, seed):
     config = BertConfig.from_pretrained(backbone)
     body = BertModel.from_pretrained(backbone, config=config, add_pooling_layer=False)
     name, b = parse_method(method)
+    FLAT_PREFIX[0] = name == "prefix_flat"
     hidden = config.hidden_size
     if name == "parallel":
         import adapters
@@ -93,16 +95,16 @@ def build(method, backbone, num_labels, seed):
         cfg = ParBnConfig(reduction_factor=hidden / (b or 64), non_linearity="relu", scaling=1.0)
         body.add_adapter("pa", config=cfg)
         body.train_adapter("pa")
-    elif name in ("lora", "prefix", "ia3"):
+    elif name in ("lora", "prefix", "prefix_flat", "ia3"):
         from peft import IA3Config, LoraConfig, PrefixTuningConfig, get_peft_model
 
         if name == "lora":
             cfg = LoraConfig(r=b or 8, lora_alpha=16, target_modules=["query", "value"])
-        elif name == "prefix":
+        elif name in ("prefix", "prefix_flat"):
             cfg = PrefixTuningConfig(
                 task_type="FEATURE_EXTRACTION",
                 num_virtual_tokens=b or 30,
-                prefix_projection=True,
+                prefix_projection=name == "prefix",
                 encoder_hidden_size=512,
             )
         else:
@@ -160,11 +162,18 @@ RULES = [
 
 
 def peftgrid_key(name):
+    if "prompt_encoder" in name and name.endswith("embedding.weight") and FLAT_PREFIX[0]:
+        # Without the MLP, peft's embedding holds the prefixes themselves.
+        return "Text.shared.prefixes.0.source.Flat"
     for pattern, target in RULES:
         m = re.search(pattern, name)
         if m:
             return m.expand(target)
     raise SystemExit(f"train_torch.py: no peftgrid name for trained tensor {name!r}")
+
+
+# Whether the model's prefix encoder has no MLP (set by `build`).
+FLAT_PREFIX = [False]
 
 
 def to_peftgrid(name, t):
@@ -182,9 +191,11 @@ def trained(model):
     return [(n, p) for n, p in model.named_parameters() if p.requires_grad]
 
 
-def peftgrid_state(model):
-    """The trained tensors by peftgrid module path, in peftgrid's layout."""
-    return {peftgrid_key(n): to_peftgrid(n, p) for n, p in trained(model)}
+def peftgrid_state(model, keep=None):
+    """The trained tensors by peftgrid module path, in peftgrid's layout (those whose path
+    matches the regular expression `keep`, when given)."""
+    out = {peftgrid_key(n): to_peftgrid(n, p) for n, p in trained(model)}
+    return {k: v for k, v in out.items() if keep is None or re.search(keep, k)}
 
 
 # ---- data ----------------------------------------------------------------------------------
@@ -305,13 +316,14 @@ def parity(args):
     encoded = encode(tok, read_tsv(os.path.join(args.data, "train.tsv")), args.max_len)
     order = random_order(len(encoded), args.batch, args.epochs, args.seed)
     os.makedirs(args.out, exist_ok=True)
-    save(os.path.join(args.out, "init.safetensors"), peftgrid_state(model))
+    # A subset (`--init-keys`) where the rest is the checkpoint itself (full fine-tuning).
+    save(os.path.join(args.out, "init.safetensors"), peftgrid_state(model, args.init_keys))
     with open(os.path.join(args.out, "order.json"), "w") as f:
         json.dump({"epochs": order}, f)
     hp = {"lr": args.lr, "weight_decay": args.weight_decay, "warmup_ratio": args.warmup_ratio,
           "grad_clip": args.grad_clip}
     losses, _, _ = train(model, encoded, order, hp, pad_id)
-    save(os.path.join(args.out, "final.safetensors"), peftgrid_state(model))
+    save(os.path.join(args.out, "final.safetensors"), peftgrid_state(model, args.final_keys))
     import peft
     import transformers
 
@@ -319,6 +331,7 @@ def parity(args):
         json.dump({
             "method": args.method, "seed": args.seed, "epochs": args.epochs,
             "batch": args.batch, "max_len": args.max_len, **hp,
+            "init_keys": args.init_keys, "final_keys": args.final_keys,
             "versions": f"torch {torch.__version__}, transformers {transformers.__version__}, peft {peft.__version__}",
             "losses": losses,
         }, f, indent=1)
@@ -380,6 +393,8 @@ def main():
     s.add_argument("--method", required=True)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--lr", type=float, default=1e-3)
+    s.add_argument("--init-keys", default=None, help="write only these initial tensors (regex)")
+    s.add_argument("--final-keys", default=None, help="write only these final tensors (regex)")
     s = sub.choices["glue"]
     s.add_argument("--methods", required=True)
     s.add_argument("--seeds", default="0,1,2")

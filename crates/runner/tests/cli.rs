@@ -1324,13 +1324,15 @@ schedule = "cosine"
     }
 }
 
-/// The whole training loop equals PyTorch + peft (+ adapters) step for step: on the fixture
-/// BERT with dropout off, from PyTorch's initial trainable tensors and on its batches
+/// The whole training loop equals PyTorch + peft (+ adapters) step for step: with dropout
+/// off, from PyTorch's initial trainable tensors and on its batches
 /// (`tests/data/reference_training.py` wrote them with tools/train_torch.py's Trainer recipe),
 /// 30 updates of AdamW in two groups with warm-up, linear decay and clipping give PyTorch's
-/// per-step losses and final trainable tensors within 1e-4, for six methods. The forward
-/// passes, the optimizer and the losses each have their own tests; this one finds what only the
-/// loop can get wrong (batching, padding, the schedule's step count, the head, the groups).
+/// per-step losses and final trainable tensors within 1e-4, for six methods, on the fixture
+/// BERT (word-level tokens) and on MiniLM (its WordPiece tokenizer, real sentences). The
+/// forward passes, the optimizer and the losses each have their own tests; this one finds what
+/// only the loop can get wrong (batching, padding, the schedule's step count, the head, the
+/// parameter groups).
 #[test]
 fn training_equals_pytorch_step_for_step() {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/training");
@@ -1345,16 +1347,73 @@ fn training_equals_pytorch_step_for_step() {
     .unwrap();
     std::fs::copy(data.join("tokenizer.json"), backbone.join("tokenizer.json")).unwrap();
     // peft's prefix numbers the real tokens after the prefix (`shift_positions`).
-    let prefix = r#"{ spec = { name = "prefix", train_head = true, modifications = [{ form = { kind = "prefix", reparam = 512, shift_positions = true }, at = ["head"], budget = 3 }] } }"#;
-    for (name, method) in [
-        ("linear_probe", r#""linear_probe""#),
-        ("full", r#""full""#),
-        ("lora", r#""lora:2""#),
-        ("parallel", r#""parallel:4""#),
-        ("prefix", prefix),
-        ("ia3", r#""ia3""#),
-    ] {
-        let dir = data.join(name);
+    let prefix = |reparam: &str, l: usize| {
+        format!(
+            r#"{{ spec = {{ name = "prefix", train_head = true, modifications = [{{ form = {{ kind = "prefix", {reparam}shift_positions = true }}, at = ["head"], budget = {l} }}] }} }}"#
+        )
+    };
+    let tiny = [
+        ("linear_probe", r#""linear_probe""#.to_string()),
+        ("full", r#""full""#.to_string()),
+        ("lora", r#""lora:2""#.to_string()),
+        ("parallel", r#""parallel:4""#.to_string()),
+        ("prefix", prefix("reparam = 512, ", 3)),
+        ("ia3", r#""ia3""#.to_string()),
+    ];
+    replay_pytorch(tmp.path(), &backbone, &data, &data, &tiny);
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let minilm = root.join("models/all-MiniLM-L6-v2");
+    if !minilm.join("model.safetensors").is_file() {
+        eprintln!(
+            "MiniLM half skipped: {} not fetched (just fetch-minilm)",
+            minilm.display()
+        );
+        return;
+    }
+    let backbone = tmp.path().join("minilm");
+    std::fs::create_dir_all(&backbone).unwrap();
+    let text = std::fs::read_to_string(minilm.join("config.json")).unwrap();
+    let mut config: serde_json::Value = serde_json::from_str(&text).unwrap();
+    config["hidden_dropout_prob"] = 0.0.into();
+    config["attention_probs_dropout_prob"] = 0.0.into();
+    std::fs::write(backbone.join("config.json"), config.to_string()).unwrap();
+    for f in ["model.safetensors", "tokenizer.json"] {
+        std::fs::copy(minilm.join(f), backbone.join(f)).unwrap();
+    }
+    let methods = [
+        ("linear_probe", r#""linear_probe""#.to_string()),
+        ("full", r#""full""#.to_string()),
+        ("lora", r#""lora:8""#.to_string()),
+        // r = 8: at r = 16 (seed 0) one bottleneck unit of layer 0 sits at ReLU's kink for a
+        // token, and float rounding decides its side: its 381 input weights end up to 7e-4
+        // from PyTorch's while every loss still agrees within 2e-6.
+        ("parallel", r#""parallel:8""#.to_string()),
+        ("prefix", prefix("", 10)),
+        ("ia3", r#""ia3""#.to_string()),
+    ];
+    let samples = root.join("datasets/samples/tiny");
+    replay_pytorch(
+        tmp.path(),
+        &backbone,
+        &samples,
+        &data.join("minilm"),
+        &methods,
+    );
+}
+
+/// Trains each method of `methods` (reference folder name, TOML method entry) on `backbone`
+/// as PyTorch did for `refs/<name>/` and checks its losses and final tensors against it.
+fn replay_pytorch(
+    tmp: &Path,
+    backbone: &Path,
+    data: &Path,
+    refs: &Path,
+    methods: &[(&str, String)],
+) {
+    let model = backbone.file_name().unwrap().to_string_lossy().to_string();
+    for (name, method) in methods {
+        let dir = refs.join(name);
         let reference: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap())
                 .unwrap();
@@ -1365,10 +1424,11 @@ fn training_equals_pytorch_step_for_step() {
             .map(|v| v.as_f64().unwrap())
             .collect();
         let h = |k: &str| reference[k].clone();
+        let sweep = format!("parity-{model}-{name}");
         let toml = format!(
-            r#"name = "parity-{name}"
+            r#"name = "{sweep}"
 backbone = "{backbone}"
-tasks = [{{ task = "glue/sst2", name = "synthetic", data_dir = "{data}" }}]
+tasks = [{{ task = "glue/sst2", name = "parity", data_dir = "{data}" }}]
 seeds = [0]
 methods = [{method}]
 
@@ -1397,9 +1457,9 @@ init_weights = "{init}"
             order = dir.join("order.json").display(),
             init = dir.join("init.safetensors").display(),
         );
-        let file = tmp.path().join(format!("{name}.toml"));
+        let file = tmp.join(format!("{sweep}.toml"));
         std::fs::write(&file, toml).unwrap();
-        let results = tmp.path().join("results");
+        let results = tmp.join("results");
         let o = peftgrid(&[
             "sweep",
             file.to_str().unwrap(),
@@ -1408,14 +1468,14 @@ init_weights = "{init}"
             "--no-report",
             "--save-trainable",
         ]);
-        assert!(o.status.success(), "{name}: {}", text(&o));
-        let sweep = results.join(format!("parity-{name}"));
+        assert!(o.status.success(), "{model} {name}: {}", text(&o));
+        let out = results.join(&sweep);
         let only_file = |sub: &str| {
-            let files: Vec<PathBuf> = std::fs::read_dir(sweep.join(sub))
+            let files: Vec<PathBuf> = std::fs::read_dir(out.join(sub))
                 .unwrap()
                 .map(|e| e.unwrap().path())
                 .collect();
-            assert_eq!(files.len(), 1, "{name}: {files:?}");
+            assert_eq!(files.len(), 1, "{model} {name}: {files:?}");
             files[0].clone()
         };
         let curve: serde_json::Value =
@@ -1426,7 +1486,7 @@ init_weights = "{init}"
             .iter()
             .map(|p| p[1].as_f64().unwrap())
             .collect();
-        assert_eq!(ours.len(), torch_losses.len(), "{name}: steps");
+        assert_eq!(ours.len(), torch_losses.len(), "{model} {name}: steps");
         assert!(ours.len() >= 30);
         let worst = ours
             .iter()
@@ -1435,8 +1495,9 @@ init_weights = "{init}"
             .fold(0.0, f64::max);
         assert!(
             worst < 1e-4,
-            "{name}: per-step losses differ by up to {worst:e}\npeftgrid {ours:?}\ntorch    {torch_losses:?}"
+            "{model} {name}: per-step losses differ by up to {worst:e}\npeftgrid {ours:?}\ntorch    {torch_losses:?}"
         );
+
         let trained = tensors::read(&only_file("trained")).unwrap();
         let torch_final = tensors::read(&dir.join("final.safetensors")).unwrap();
         let initial = tensors::read(&dir.join("init.safetensors")).unwrap();
@@ -1446,29 +1507,34 @@ init_weights = "{init}"
         for (key, t) in &torch_final {
             let mine = trained
                 .get(key)
-                .unwrap_or_else(|| panic!("{name}: peftgrid does not train `{key}`"));
-            assert_eq!(mine.shape, t.shape, "{name}: {key}");
+                .unwrap_or_else(|| panic!("{model} {name}: peftgrid does not train `{key}`"));
+            assert_eq!(mine.shape, t.shape, "{model} {name}: {key}");
             let d = max_abs_diff(&mine.as_f32(), &t.as_f32());
-            assert!(d < 1e-4, "{name}: final `{key}` differs by {d:e}");
+            assert!(d < 1e-4, "{model} {name}: final `{key}` differs by {d:e}");
             worst_tensor = worst_tensor.max(d);
-            if !key.contains(".head.") {
-                body_moved = body_moved.max(max_abs_diff(&initial[key].as_f32(), &t.as_f32()));
+            if let (false, Some(init)) = (key.contains(".head."), initial.get(key)) {
+                body_moved = body_moved.max(max_abs_diff(&init.as_f32(), &t.as_f32()));
             }
         }
         eprintln!(
-            "{name}: {} steps, losses within {worst:.1e}, final tensors within {worst_tensor:.1e}",
-            ours.len()
+            "{model} {name}: {} steps, losses within {worst:.1e}, {} final tensors within {worst_tensor:.1e}",
+            ours.len(),
+            torch_final.len()
         );
+        let complete = reference["final_keys"].is_null() && reference["init_keys"].is_null();
         assert!(
-            name == "linear_probe" || body_moved > 1e-3,
-            "{name}: the method's tensors moved by {body_moved:e} only"
+            *name == "linear_probe" || !complete || body_moved > 1e-3,
+            "{model} {name}: the method's tensors moved by {body_moved:e} only"
         );
-        // What PyTorch's model lacks is only the pooler, which a mean head does not read.
-        for key in trained.keys().filter(|k| !torch_final.contains_key(*k)) {
-            assert!(
-                key.contains("pooler"),
-                "{name}: peftgrid also trains `{key}`"
-            );
+        // Where the reference wrote every trained tensor, what PyTorch's model lacks is only
+        // the pooler, which a mean head does not read.
+        if complete {
+            for key in trained.keys().filter(|k| !torch_final.contains_key(*k)) {
+                assert!(
+                    key.contains("pooler"),
+                    "{model} {name}: peftgrid also trains `{key}`"
+                );
+            }
         }
     }
 }

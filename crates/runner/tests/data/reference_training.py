@@ -8,7 +8,8 @@ and the final trainable tensors.
 
 Writes crates/runner/tests/data/training/: tokenizer.json (word level: "w17" is id 17, BERT's
 special tokens), SST-2/{train,dev}.tsv (synthetic sentences), and per method <name>/
-{init.safetensors, order.json, reference.json, final.safetensors}.
+{init.safetensors, order.json, reference.json, final.safetensors}; and the same under
+minilm/ for all-MiniLM-L6-v2 on datasets/samples/tiny.
 """
 
 import json
@@ -34,6 +35,14 @@ METHODS = [
     ("parallel", "parallel:4", 5e-3),
     ("prefix", "prefix:3", 5e-3),
     ("ia3", "ia3", 1e-2),
+]
+MINILM_METHODS = [
+    ("linear_probe", "linear_probe", 1e-2),
+    ("full", "full", 3e-5),
+    ("lora", "lora:8", 1e-3),
+    ("parallel", "parallel:8", 1e-3),
+    ("prefix", "prefix_flat:10", 5e-3),
+    ("ia3", "ia3", 5e-3),
 ]
 SPECIAL = {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3}
 
@@ -73,6 +82,16 @@ def write_tsv(path, rows):
             f.write(f"{s}\t{label}\n")
 
 
+def run(backbone, data, out, methods, epochs, **extra):
+    for name, method, lr, keys in methods:
+        args = type("Args", (), dict(
+            method=method, backbone=backbone, data=data, out=os.path.join(out, name),
+            epochs=epochs, batch=8, max_len=32, seed=0, lr=lr, weight_decay=0.01,
+            warmup_ratio=0.06, grad_clip=1.0, threads=1, init_keys=keys[0],
+            final_keys=keys[1]))
+        train_torch.parity(args)
+
+
 def main():
     os.makedirs(os.path.join(OUT, "SST-2"), exist_ok=True)
     with open(os.path.join(OUT, "tokenizer.json"), "w") as f:
@@ -91,13 +110,31 @@ def main():
         json.dump(config, f)
     shutil.copy(os.path.join(FIXTURES, "hf/bert/model.safetensors"), backbone)
     shutil.copy(os.path.join(OUT, "tokenizer.json"), backbone)
+    everything = (None, None)
+    run(backbone, os.path.join(OUT, "SST-2"), OUT,
+        [(n, m, lr, everything) for n, m, lr in METHODS], epochs=5)
+    shutil.rmtree(backbone)
 
-    for name, method, lr in METHODS:
-        args = type("Args", (), dict(
-            method=method, backbone=backbone, data=os.path.join(OUT, "SST-2"),
-            out=os.path.join(OUT, name), epochs=5, batch=8, max_len=32, seed=0, lr=lr,
-            weight_decay=0.01, warmup_ratio=0.06, grad_clip=1.0, threads=1))
-        train_torch.parity(args)
+    # MiniLM (`just fetch-minilm`), its WordPiece tokenizer, on the committed 24-sentence
+    # sample: 10 epochs of 3 batches. Full fine-tuning starts from the checkpoint (only the
+    # head is written) and its final tensors are checked on the head and the last layer (the
+    # whole model would be 90 MB); the prefix is peft's flat one (no MLP: 2 MB less).
+    minilm = os.path.join(ROOT, "models/all-MiniLM-L6-v2")
+    if not os.path.isfile(os.path.join(minilm, "model.safetensors")):
+        print("models/all-MiniLM-L6-v2 missing (just fetch-minilm): MiniLM references not made")
+        return
+    backbone = tempfile.mkdtemp()
+    with open(os.path.join(minilm, "config.json")) as f:
+        config = json.load(f)
+    config["hidden_dropout_prob"] = 0.0
+    config["attention_probs_dropout_prob"] = 0.0
+    with open(os.path.join(backbone, "config.json"), "w") as f:
+        json.dump(config, f)
+    for f in ("model.safetensors", "tokenizer.json"):
+        shutil.copy(os.path.join(minilm, f), backbone)
+    run(backbone, os.path.join(ROOT, "datasets/samples/tiny/SST-2"), os.path.join(OUT, "minilm"),
+        [(n, m, lr, (r"\.head\.", r"\.head\.|layers\.5\..*(bias|beta|gamma)$") if n == "full" else everything)
+         for n, m, lr in MINILM_METHODS], epochs=10)
     shutil.rmtree(backbone)
 
 
