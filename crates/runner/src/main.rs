@@ -2,6 +2,7 @@
 
 mod backend;
 mod bench;
+mod compare_torch;
 mod convert;
 mod data;
 mod embed;
@@ -70,6 +71,8 @@ enum Command {
     BenchOne(bench::BenchOneArgs),
     /// peftgrid ÷ PyTorch: `bench` rows beside `tools/bench_torch.py`'s.
     BenchCompare(bench::BenchCompareArgs),
+    /// A sweep's dev scores beside `tools/train_torch.py glue`'s (mean ± spread over seeds).
+    CompareTorch(compare_torch::CompareTorchArgs),
     /// Mean-pooled, L2-normalised sentence embeddings and their pairwise cosine similarities.
     Embed(embed::EmbedArgs),
     /// Convert an adapter between peft's and AdapterHub's formats.
@@ -133,6 +136,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => bench::bench(&args, cli.backend, threads, cli.dropout_masks)?,
         Command::BenchOne(args) => bench::bench_one(args, cli.backend)?,
         Command::BenchCompare(args) => bench::compare(&args)?,
+        Command::CompareTorch(args) => compare_torch::compare(&args)?,
         Command::Convert(args) => run_on(cli.backend, convert::Convert(args))?,
         Command::Score(args) => score::score(&args)?,
         Command::Data(command) => data::run(&command)?,
