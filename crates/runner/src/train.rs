@@ -423,6 +423,21 @@ fn sharded_loss<B: AutodiffBackend, T: Task>(
     Ok((value, acc.grads()))
 }
 
+/// (updates per epoch, updates in all, warm-up updates) for `batches` per epoch, as `Trainer`
+/// counts them: a short last accumulation group is an update of its own
+/// (ceil(batches / grad_accum) per epoch), warm-up is ceil(warmup_ratio × updates) unless
+/// `warmup_steps` is set. Unlike `Trainer`, `max_steps` caps the epochs rather than replacing
+/// them (whichever ends first).
+fn update_counts(batches: usize, h: &TrainConfig) -> (usize, usize, usize) {
+    let per_epoch = batches.div_ceil(h.grad_accum.max(1));
+    let by_epochs = per_epoch * h.epochs.max(1);
+    let total = h.max_steps.map_or(by_epochs, |m| m.min(by_epochs).max(1));
+    let warmup = h
+        .warmup_steps
+        .unwrap_or((h.warmup_ratio * total as f64).ceil() as usize);
+    (per_epoch, total, warmup)
+}
+
 /// Trains `model` (method applied and frozen, head set) on `task`: AdamW in two groups,
 /// warm-up and decay, global clipping, accumulation, evaluation every `eval_every` updates (once
 /// per epoch by default) keeping the best model, early stopping, NaN → diverged.
@@ -472,13 +487,7 @@ pub fn train<B: AutodiffBackend, T: Task>(
             }
         }
     };
-    let per_epoch = epoch_batches(0).len().div_ceil(accum);
-    let total = h.max_steps.map_or(per_epoch * h.epochs.max(1), |m| {
-        m.min(per_epoch * h.epochs.max(1)).max(1)
-    });
-    let warmup = h
-        .warmup_steps
-        .unwrap_or((h.warmup_ratio * total as f64).ceil() as usize);
+    let (per_epoch, total, warmup) = update_counts(epoch_batches(0).len(), h);
     let eval_every = h.eval_every.unwrap_or(per_epoch).max(1);
     let main_metric = task.main_metric().to_string();
 
@@ -667,6 +676,43 @@ mod tests {
             5e-6,
         );
         close(&b, &[0.2972918152809143, -0.29007118940353394], 5e-6);
+    }
+
+    /// transformers 4.57's Trainer: num_update_steps_per_epoch = len // accum +
+    /// (len % accum > 0), max_steps = ceil(epochs × that), warm-up = ceil(max_steps × ratio).
+    #[test]
+    fn update_counts_are_trainers() {
+        let trainer = |batches: usize, accum: usize, epochs: usize, ratio: f64| {
+            let per = batches / accum + usize::from(batches % accum > 0);
+            let total = epochs * per;
+            (per, total, (total as f64 * ratio).ceil() as usize)
+        };
+        for (batches, accum, epochs, ratio) in [
+            (32, 1, 3, 0.06),
+            (63, 1, 3, 0.06),
+            (32, 3, 3, 0.1),
+            (7, 4, 10, 0.06),
+            (1, 1, 1, 0.0),
+        ] {
+            let h = TrainConfig {
+                grad_accum: accum,
+                epochs,
+                warmup_ratio: ratio,
+                ..TrainConfig::default()
+            };
+            assert_eq!(
+                update_counts(batches, &h),
+                trainer(batches, accum, epochs, ratio),
+                "{batches} batches, accum {accum}, {epochs} epochs, ratio {ratio}"
+            );
+        }
+        // 1,000 examples in batches of 32, 3 epochs: 32 batches (the last of 8), 96 updates, 6
+        // of warm-up (the setting).
+        let h = TrainConfig {
+            epochs: 3,
+            ..TrainConfig::default()
+        };
+        assert_eq!(update_counts(1000usize.div_ceil(32), &h), (32, 96, 6));
     }
 
     #[test]
