@@ -7,7 +7,7 @@ AdamW (`torch.optim.AdamW`) in Trainer's two groups (no decay on biases and Laye
 `get_linear_schedule_with_warmup` with ceil(warmup_ratio x updates) warm-up steps,
 `clip_grad_norm_` over the trained tensors, random batches each epoch with the last one kept
 (`DataLoader(shuffle=True)`), each padded to its longest, mean cross-entropy. The model is a
-BERT body with a new 2-class head on the mean of the last hidden states (dropout =
+BERT body with a new classification head (the data's classes) on the mean of the last hidden states (dropout =
 hidden_dropout_prob before it, weights normal(0, initializer_range), bias 0), as peftgrid's
 `head_pooling = "mean"`.
 
@@ -201,17 +201,44 @@ def peftgrid_state(model, keep=None):
 # ---- data ----------------------------------------------------------------------------------
 
 
+# GLUE's TSV columns: the text column(s) and the label, by task (CoLA has no header).
+TEXT_COLUMNS = [("sentence1", "sentence2"), ("question1", "question2"), ("question", "sentence"),
+                ("#1 String", "#2 String"), ("sentence",)]
+LABEL_COLUMNS = ["label", "Quality", "is_duplicate", "gold_label"]
+
+
 def read_tsv(path):
+    """(text or (text_a, text_b), label) rows of a GLUE-format TSV file."""
     with open(path, encoding="utf-8") as f:
-        header = f.readline().rstrip("\n").split("\t")
-        col_s, col_l = header.index("sentence"), header.index("label")
-        rows = [line.rstrip("\n").split("\t") for line in f if line.strip()]
-    return [(r[col_s], int(r[col_l])) for r in rows]
+        lines = [line.rstrip("\n").split("\t") for line in f if line.strip()]
+    header = lines[0]
+    if "label" not in header and len(header) == 4 and not any(h in header for h in ("sentence",)):
+        # CoLA: source, label, original label, sentence; no header row.
+        return [(r[3], int(r[1])) for r in lines]
+    text = next((cols for cols in TEXT_COLUMNS if all(c in header for c in cols)), None)
+    label = next((c for c in LABEL_COLUMNS if c in header), None)
+    if text is None or label is None:
+        raise SystemExit(f"{path}: no GLUE text/label columns in header {header}")
+    idx = [header.index(c) for c in text]
+    li = header.index(label)
+    values = sorted({r[li] for r in lines[1:]})
+    classes = {v: i for i, v in enumerate(values)} if not all(v.isdigit() for v in values) else None
+    rows = []
+    for r in lines[1:]:
+        t = r[idx[0]] if len(idx) == 1 else (r[idx[0]], r[idx[1]])
+        rows.append((t, classes[r[li]] if classes else int(r[li])))
+    return rows
 
 
 def encode(tokenizer, examples, max_len):
-    enc = tokenizer([s for s, _ in examples], truncation=True, max_length=max_len)
-    return [(ids, label) for ids, (_, label) in zip(enc["input_ids"], examples)]
+    texts = [t for t, _ in examples]
+    if texts and isinstance(texts[0], tuple):
+        enc = tokenizer([a for a, _ in texts], [b for _, b in texts], truncation=True,
+                        max_length=max_len)
+    else:
+        enc = tokenizer(texts, truncation=True, max_length=max_len)
+    types = enc.get("token_type_ids") or [[0] * len(ids) for ids in enc["input_ids"]]
+    return [(ids, label, tt) for ids, tt, (_, label) in zip(enc["input_ids"], types, examples)]
 
 
 def collate(encoded, indices, pad_id):
@@ -222,8 +249,12 @@ def collate(encoded, indices, pad_id):
         tokens = encoded[i][0]
         ids[row, : len(tokens)] = torch.tensor(tokens)
         mask[row, : len(tokens)] = 1
+    types = torch.zeros_like(ids)
+    for row, i in enumerate(indices):
+        tt = encoded[i][2]
+        types[row, : len(tt)] = torch.tensor(tt)
     labels = torch.tensor([encoded[i][1] for i in indices])
-    return ids, mask, torch.zeros_like(ids), labels
+    return ids, mask, types, labels
 
 
 def random_order(n, batch, epochs, seed):
@@ -355,7 +386,8 @@ def glue(args):
         for seed in [int(s) for s in args.seeds.split(",")]:
             if (method, seed) in done:
                 continue
-            model, _ = build(method, args.backbone, 2, seed)
+            num_labels = 1 + max(label for _, label, _ in train_set + dev_set)
+            model, _ = build(method, args.backbone, num_labels, seed)
             lr = float(lrs.get(parse_method(method)[0], lrs.get("default", 1e-4)))
             hp = {"lr": lr, "weight_decay": args.weight_decay, "warmup_ratio": args.warmup_ratio,
                   "grad_clip": args.grad_clip}
