@@ -36,6 +36,19 @@ pub enum ResultsError {
     /// Drawing a chart failed.
     #[error("chart {}: {message}", path.display())]
     Chart { path: PathBuf, message: String },
+    /// Another process is writing this results file (it holds `<file>.lock`).
+    #[error(
+        "results file {} is being written by another sweep ({owner}; lock {}). Wait for it to \
+         finish, or give each concurrent sweep or shard its own file (--results DIR, or --shard \
+         i/N with one DIR each, then `peftgrid merge`)",
+        path.display(),
+        lock.display()
+    )]
+    Locked {
+        path: PathBuf,
+        lock: PathBuf,
+        owner: String,
+    },
     /// An argument is out of its domain.
     #[error("{0}")]
     Invalid(String),

@@ -27,4 +27,4 @@ pub use report::{
     SAMPLE_BANNER,
 };
 pub use row::{ResultRow, Status};
-pub use store::{merge, read_rows, write_rows, ResultStore, METRIC_PREFIX};
+pub use store::{lock_path, merge, read_rows, write_rows, ResultStore, WriterLock, METRIC_PREFIX};

@@ -6,8 +6,9 @@
 //! `metric.<name>` per metric name found in any row.
 //!
 //! One process writes a file at a time: concurrent writers to the same file would each rename
-//! their whole table over it (the last one wins). Cluster shards write one file each
-//! (`--shard i/N`) and [`merge`] them.
+//! their whole table over it (the last one wins), so a writer holds a [`WriterLock`] on
+//! `<file>.lock` and a second one gets [`ResultsError::Locked`]. Cluster shards write one file
+//! each (`--shard i/N`) and [`merge`] them.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::File;
@@ -21,6 +22,73 @@ use crate::row::{cmp_finished, ResultRow, Status};
 
 /// Prefix of the metric columns.
 pub const METRIC_PREFIX: &str = "metric.";
+
+/// The exclusive right to write one results file, held until dropped.
+///
+/// An advisory lock (`flock`) on `<file>.lock`, which records the holder (pid, host, start) for
+/// the error a second writer gets. The operating system releases it when the holder exits,
+/// however it exits, so a killed sweep leaves no stale lock to break; the file itself stays
+/// (removing it would let a writer that opened it just before lock a file no one else sees).
+#[derive(Debug)]
+pub struct WriterLock {
+    _file: File,
+}
+
+impl WriterLock {
+    /// Takes the lock of results file `path`, or says who holds it.
+    pub fn acquire(path: &Path) -> Result<WriterLock> {
+        let lock = lock_path(path);
+        if let Some(dir) = lock.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| ResultsError::io(dir, e))?;
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock)
+            .map_err(|e| ResultsError::io(&lock, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let owner = std::fs::read_to_string(&lock)
+                    .ok()
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| "holder unknown".into());
+                return Err(ResultsError::Locked {
+                    path: path.to_path_buf(),
+                    lock,
+                    owner,
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(ResultsError::io(&lock, e)),
+        }
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .unwrap_or_else(|_| "unknown host".into());
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let owner = format!(
+            "pid {} on {host}, since unix time {since}",
+            std::process::id()
+        );
+        file.set_len(0)
+            .and_then(|()| file.write_all(owner.as_bytes()))
+            .map_err(|e| ResultsError::io(&lock, e))?;
+        Ok(WriterLock { _file: file })
+    }
+}
+
+/// `results/glue.parquet` → `results/glue.parquet.lock`.
+pub fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
 
 /// The results of one sweep: the rows of a Parquet file, kept in memory, written back whole.
 #[derive(Debug, Clone)]

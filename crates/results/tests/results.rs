@@ -1000,3 +1000,26 @@ fn grouped_regressions_respect_the_seed_spread() {
     assert!(check_regressions_grouped(&b, &c, -1.0).is_err());
     assert!(check_regressions_grouped(&b, &dir.path().join("none.parquet"), 0.5).is_err());
 }
+
+/// One writer per results file: a second one gets an error naming the holder, the lock goes with
+/// its holder, and a file whose lock is free is writable again.
+#[test]
+fn a_second_writer_is_refused_until_the_first_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub/glue.parquet");
+    let first = peftgrid_results::WriterLock::acquire(&path).unwrap();
+    let err = peftgrid_results::WriterLock::acquire(&path).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, ResultsError::Locked { .. }), "{msg}");
+    assert!(
+        msg.contains("glue.parquet.lock") && msg.contains(&format!("pid {}", std::process::id())),
+        "{msg}"
+    );
+    drop(first);
+    let again = peftgrid_results::WriterLock::acquire(&path);
+    assert!(again.is_ok(), "{:?}", again.err());
+    assert_eq!(
+        peftgrid_results::lock_path(&path),
+        dir.path().join("sub/glue.parquet.lock")
+    );
+}

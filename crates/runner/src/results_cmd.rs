@@ -63,6 +63,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<()> {
 }
 
 pub fn merge(args: &MergeArgs) -> anyhow::Result<()> {
+    let _writer = peftgrid_results::WriterLock::acquire(&args.out)?;
     let n = peftgrid_results::merge(&args.inputs, &args.out)?;
     println!("{n} rows → {}", args.out.display());
     Ok(())

@@ -128,6 +128,8 @@ pub fn sweep(args: &SweepArgs, backend: BackendKind) -> anyhow::Result<()> {
     let path = args.results.join(format!("{name}.parquet"));
     std::fs::create_dir_all(&args.results)
         .with_context(|| format!("{}", args.results.display()))?;
+    // Held for the whole sweep: a second sweep on this file stops here with who holds it.
+    let _writer = peftgrid_results::WriterLock::acquire(&path)?;
     let mut store = ResultStore::open(&path)?;
     let todo: Vec<&RunSpec> = runs.iter().filter(|r| !store.contains(&r.id())).collect();
     println!(

@@ -968,6 +968,21 @@ head_pooling = "mean"
     let before = peftgrid_results::read_rows(&file).unwrap().len();
     assert!((2..12).contains(&before), "{before} rows before the kill");
 
+    // A second writer on the same file (here this test, holding the lock) stops the sweep
+    // before it trains anything, saying who holds it; the killed sweep left no stale lock.
+    let held = peftgrid_results::WriterLock::acquire(&file).unwrap();
+    let o = sweep(&["--no-report"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains("being written by another sweep")
+            && out.contains(&format!("pid {}", std::process::id()))
+            && out.contains("tiny.parquet.lock"),
+        "{out}"
+    );
+    assert_eq!(peftgrid_results::read_rows(&file).unwrap().len(), before);
+    drop(held);
+
     let o = sweep(&[]);
     let out = text(&o);
     assert!(o.status.success(), "{out}");
