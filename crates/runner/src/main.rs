@@ -12,6 +12,7 @@ mod generate;
 mod methods;
 mod results_cmd;
 mod score;
+mod slurm;
 mod sweep;
 mod tasks;
 /// Helpers the integration tests share (a word-level tokenizer.json for the fixtures).
@@ -79,6 +80,9 @@ enum Command {
     Convert(convert::ConvertArgs),
     /// Train every run of an experiment grid that is not in results/<sweep>.parquet yet.
     Sweep(sweep::SweepArgs),
+    /// Run a sweep on a Slurm cluster: an sbatch array (one `sweep --shard i/N` per task),
+    /// a dependent merge + report job, and the script that submits both.
+    Slurm(slurm::SlurmArgs),
     /// Paper-style tables (Markdown, LaTeX) and charts from a results file.
     Report(results_cmd::ReportArgs),
     /// Combine result files (e.g. the shards of a cluster job array).
@@ -141,6 +145,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Score(args) => score::score(&args)?,
         Command::Data(command) => data::run(&command)?,
         Command::Sweep(args) => sweep::sweep(&args, cli.backend)?,
+        Command::Slurm(args) => slurm::slurm(&args, cli.backend)?,
         Command::Report(args) => results_cmd::report(&args)?,
         Command::Merge(args) => results_cmd::merge(&args)?,
         Command::Regress(args) => results_cmd::regress(&args)?,

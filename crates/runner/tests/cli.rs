@@ -1553,3 +1553,125 @@ init_weights = "{init}"
         }
     }
 }
+
+/// `peftgrid slurm` writes an sbatch array of `sweep --shard i/N` tasks, a merge job and a
+/// submit script with the dependency; run here as Slurm would run them (each task with its
+/// `SLURM_ARRAY_TASK_ID`, then the merge), the merged file holds exactly the runs of the
+/// unsharded sweep.
+#[test]
+fn slurm_scripts_shard_and_merge_to_the_unsharded_grid() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/training");
+    let tmp = tempfile::tempdir().unwrap();
+    let backbone = tmp.path().join("bert");
+    std::fs::create_dir_all(&backbone).unwrap();
+    std::fs::copy(dropout_free_bert(tmp.path()), backbone.join("config.json")).unwrap();
+    std::fs::copy(
+        fixtures().join("hf/bert/model.safetensors"),
+        backbone.join("model.safetensors"),
+    )
+    .unwrap();
+    std::fs::copy(data.join("tokenizer.json"), backbone.join("tokenizer.json")).unwrap();
+    let experiment = tmp.path().join("slurm-tiny.toml");
+    std::fs::write(
+        &experiment,
+        format!(
+            r#"name = "slurm-tiny"
+backbone = "{}"
+tasks = [{{ task = "glue/sst2", name = "synthetic", data_dir = "{}" }}]
+seeds = [0, 1]
+methods = ["linear_probe", "lora:2", "bitfit", "ia3"]
+
+[train]
+batch_size = 8
+epochs = 1
+max_steps = 2
+max_len = 32
+head_pooling = "mean"
+"#,
+            backbone.display(),
+            data.display()
+        ),
+    )
+    .unwrap();
+    let slurm = |extra: &[&str]| {
+        let mut args = vec![
+            "slurm",
+            experiment.to_str().unwrap(),
+            "--partition",
+            "gpu",
+            "--gpus-per-task",
+            "1",
+            "--time",
+            "01:00:00",
+        ];
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_peftgrid"))
+            .args(&args)
+            .current_dir(tmp.path())
+            .output()
+            .unwrap()
+    };
+    let o = slurm(&["--tasks", "9"]);
+    assert!(
+        !o.status.success() && text(&o).contains("the grid has 8 run(s)"),
+        "{}",
+        text(&o)
+    );
+    let o = slurm(&["--tasks", "3", "--dry-run"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("#SBATCH --array=1-3") && !tmp.path().join("slurm").exists());
+
+    let o = slurm(&["--tasks", "3"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let dir = tmp.path().join("slurm");
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    let array = read("slurm-tiny-array.sbatch");
+    for line in [
+        "#SBATCH --array=1-3",
+        "#SBATCH --partition=gpu",
+        "#SBATCH --gpus-per-task=1",
+        "#SBATCH --time=01:00:00",
+        "--shard \"$i/3\"",
+    ] {
+        assert!(array.contains(line), "{line}:\n{array}");
+    }
+    let submit = read("slurm-tiny-submit.sh");
+    assert!(
+        submit.contains("sbatch --parsable") && submit.contains("--dependency=afterany:"),
+        "{submit}"
+    );
+    for i in 1..=3 {
+        let o = Command::new("bash")
+            .arg(dir.join("slurm-tiny-array.sbatch"))
+            .env("SLURM_ARRAY_TASK_ID", i.to_string())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "task {i}: {}", text(&o));
+    }
+    let o = Command::new("bash")
+        .arg(dir.join("slurm-tiny-merge.sbatch"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "merge: {}", text(&o));
+    let merged =
+        peftgrid_results::read_rows(&tmp.path().join("results/slurm-tiny.parquet")).unwrap();
+    assert!(tmp.path().join("reports/slurm-tiny/table.md").is_file());
+
+    let whole = tmp.path().join("whole");
+    let o = peftgrid(&[
+        "sweep",
+        experiment.to_str().unwrap(),
+        "--results",
+        whole.to_str().unwrap(),
+        "--no-report",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let ids = |rows: &[peftgrid_results::ResultRow]| {
+        rows.iter()
+            .map(|r| r.run_id.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let unsharded = peftgrid_results::read_rows(&whole.join("slurm-tiny.parquet")).unwrap();
+    assert_eq!(merged.len(), 8);
+    assert_eq!(ids(&merged), ids(&unsharded));
+}
