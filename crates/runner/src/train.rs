@@ -683,7 +683,7 @@ mod tests {
     #[test]
     fn update_counts_are_trainers() {
         let trainer = |batches: usize, accum: usize, epochs: usize, ratio: f64| {
-            let per = batches / accum + usize::from(batches % accum > 0);
+            let per = batches / accum + usize::from(!batches.is_multiple_of(accum));
             let total = epochs * per;
             (per, total, (total as f64 * ratio).ceil() as usize)
         };
