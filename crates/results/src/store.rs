@@ -244,10 +244,16 @@ pub(crate) fn write_frame(path: &Path, df: &mut DataFrame) -> Result<()> {
     tmp_name.push(format!(".tmp-{}", std::process::id()));
     let tmp = path.with_file_name(tmp_name);
     let result = (|| -> std::result::Result<(), String> {
+        // Encoded in memory first (a results table is small): the file's own write then fails
+        // with the operating system's reason ("File too large", "No space left on device"),
+        // which the Parquet writer would report as a transport error.
+        let mut bytes = Vec::new();
+        ParquetWriter::new(&mut bytes)
+            .finish(df)
+            .map_err(|e| format!("encoding Parquet: {e}"))?;
         let mut file =
             File::create(&tmp).map_err(|e| format!("creating {}: {e}", tmp.display()))?;
-        ParquetWriter::new(&mut file)
-            .finish(df)
+        file.write_all(&bytes)
             .map_err(|e| format!("writing {}: {e}", tmp.display()))?;
         file.flush()
             .and_then(|_| file.sync_all())

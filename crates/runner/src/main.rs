@@ -102,6 +102,15 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    // A file-size limit (`ulimit -f`, a full quota) kills a process that writes past it by
+    // SIGXFSZ, mid-write and without a word. Ignored, the write fails with EFBIG instead, and
+    // the error names the file (the results file's previous version stays: writes go to a
+    // temporary file first).
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to SIG_IGN before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     match run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -1339,6 +1339,22 @@ schedule = "cosine"
     }
 }
 
+/// The fixture BERT as a model folder in `dir`: dropout off, with the word-level tokenizer of
+/// `tests/data/training` ("w17" is id 17).
+fn tiny_bert(dir: &Path) -> PathBuf {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/training");
+    let backbone = dir.join("bert");
+    std::fs::create_dir_all(&backbone).unwrap();
+    std::fs::copy(dropout_free_bert(dir), backbone.join("config.json")).unwrap();
+    std::fs::copy(
+        fixtures().join("hf/bert/model.safetensors"),
+        backbone.join("model.safetensors"),
+    )
+    .unwrap();
+    std::fs::copy(data.join("tokenizer.json"), backbone.join("tokenizer.json")).unwrap();
+    backbone
+}
+
 /// The whole training loop equals PyTorch + peft (+ adapters) step for step: with dropout
 /// off, from PyTorch's initial trainable tensors and on its batches
 /// (`tests/data/reference_training.py` wrote them with tools/train_torch.py's Trainer recipe),
@@ -1352,15 +1368,7 @@ schedule = "cosine"
 fn training_equals_pytorch_step_for_step() {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/training");
     let tmp = tempfile::tempdir().unwrap();
-    let backbone = tmp.path().join("bert");
-    std::fs::create_dir_all(&backbone).unwrap();
-    std::fs::copy(dropout_free_bert(tmp.path()), backbone.join("config.json")).unwrap();
-    std::fs::copy(
-        fixtures().join("hf/bert/model.safetensors"),
-        backbone.join("model.safetensors"),
-    )
-    .unwrap();
-    std::fs::copy(data.join("tokenizer.json"), backbone.join("tokenizer.json")).unwrap();
+    let backbone = tiny_bert(tmp.path());
     // peft's prefix numbers the real tokens after the prefix (`shift_positions`).
     let prefix = |reparam: &str, l: usize| {
         format!(
@@ -1562,15 +1570,7 @@ init_weights = "{init}"
 fn slurm_scripts_shard_and_merge_to_the_unsharded_grid() {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/training");
     let tmp = tempfile::tempdir().unwrap();
-    let backbone = tmp.path().join("bert");
-    std::fs::create_dir_all(&backbone).unwrap();
-    std::fs::copy(dropout_free_bert(tmp.path()), backbone.join("config.json")).unwrap();
-    std::fs::copy(
-        fixtures().join("hf/bert/model.safetensors"),
-        backbone.join("model.safetensors"),
-    )
-    .unwrap();
-    std::fs::copy(data.join("tokenizer.json"), backbone.join("tokenizer.json")).unwrap();
+    let backbone = tiny_bert(tmp.path());
     let experiment = tmp.path().join("slurm-tiny.toml");
     std::fs::write(
         &experiment,
@@ -1674,4 +1674,155 @@ head_pooling = "mean"
     let unsharded = peftgrid_results::read_rows(&whole.join("slurm-tiny.parquet")).unwrap();
     assert_eq!(merged.len(), 8);
     assert_eq!(ids(&merged), ids(&unsharded));
+}
+
+/// An experiment of six tiny runs per seed (fixture BERT, synthetic sentences, 3 updates each)
+/// in `dir`, named `name`.
+fn tiny_sweep(dir: &Path, name: &str, seeds: &[u64]) -> PathBuf {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/training");
+    let backbone = tiny_bert(dir);
+    let experiment = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &experiment,
+        format!(
+            r#"name = "{name}"
+backbone = "{}"
+tasks = [{{ task = "glue/sst2", name = "synthetic", data_dir = "{}" }}]
+seeds = {seeds:?}
+methods = ["linear_probe", "lora:2", "bitfit", "ia3", "parallel:4", "prefix:3"]
+
+[train]
+batch_size = 8
+epochs = 1
+max_steps = 3
+max_len = 32
+head_pooling = "mean"
+"#,
+            backbone.display(),
+            data.display()
+        ),
+    )
+    .unwrap();
+    experiment
+}
+
+/// Killed by SIGKILL at 20 seeded random moments and restarted each time, a sweep loses and
+/// duplicates no run: the results file reads after every kill, its rows only grow, and at the end
+/// every run is there once with its curve (and adapter, where the method has one).
+#[test]
+fn a_sweep_killed_twenty_times_loses_and_duplicates_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 60 runs of a fraction of a second each: more than 20 kills' worth.
+    let seeds: Vec<u64> = (0..10).collect();
+    let experiment = tiny_sweep(tmp.path(), "kills", &seeds);
+    let results = tmp.path().join("results");
+    let file = results.join("kills.parquet");
+    let args = [
+        "sweep",
+        experiment.to_str().unwrap(),
+        "--results",
+        results.to_str().unwrap(),
+        "--no-report",
+    ];
+    // A fixed linear congruential stream: the same kill moments on every machine.
+    let mut state: u64 = 20_261_203;
+    let mut next = || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        state >> 33
+    };
+    let (mut kills, mut last) = (0, 0);
+    while kills < 20 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_peftgrid"))
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(30 + next() % 200));
+        let finished = child.try_wait().unwrap().is_some();
+        if !finished {
+            child.kill().unwrap();
+            kills += 1;
+        }
+        child.wait().unwrap();
+        if file.exists() {
+            let rows = peftgrid_results::read_rows(&file)
+                .unwrap_or_else(|e| panic!("after kill {kills}: {e}"));
+            let ids: std::collections::BTreeSet<_> = rows.iter().map(|r| &r.run_id).collect();
+            assert_eq!(ids.len(), rows.len(), "after kill {kills}: a run twice");
+            assert!(rows.len() >= last, "after kill {kills}: rows lost");
+            last = rows.len();
+        }
+        if last == 60 {
+            break;
+        }
+    }
+    assert!(kills >= 20, "the sweep finished after {kills} kills");
+    let o = peftgrid(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    let rows = peftgrid_results::read_rows(&file).unwrap();
+    assert_eq!(rows.len(), 60);
+    let ids: std::collections::BTreeSet<String> =
+        rows.iter().map(|r| r.run_id[..16].to_string()).collect();
+    assert_eq!(ids.len(), 60);
+    for r in &rows {
+        assert_eq!(r.status, peftgrid_results::Status::Ok, "{}", r.note);
+        let short = &r.run_id[..16];
+        assert!(results.join(format!("kills/curves/{short}.json")).is_file());
+        assert_eq!(
+            results.join("kills/adapters").join(short).is_dir(),
+            r.adapter_bytes.is_some(),
+            "{} {}",
+            r.method,
+            short
+        );
+    }
+    // Whatever a killed run left behind belongs to a run that has its row now.
+    for sub in ["curves", "adapters"] {
+        for e in std::fs::read_dir(results.join("kills").join(sub)).unwrap() {
+            let name = e.unwrap().file_name().to_string_lossy().to_string();
+            assert!(ids.contains(&name[..16]), "{sub}/{name} belongs to no row");
+        }
+    }
+    eprintln!("{kills} kills survived, 60 runs, no row lost or repeated");
+}
+
+/// Under a file-size limit (`ulimit -f`, a full disk's stand-in) a sweep that cannot write its
+/// results says which file and why, and the results file it had keeps its rows.
+#[test]
+fn a_full_disk_is_an_error_naming_the_file_and_keeps_the_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let experiment = tiny_sweep(tmp.path(), "full", &[0, 1]);
+    let results = tmp.path().join("results");
+    let file = results.join("full.parquet");
+    let sweep = |limit_kb: Option<u64>, shard: &str| {
+        let limit = limit_kb.map_or(String::new(), |k| format!("ulimit -f {k}; "));
+        Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "{limit}exec \"$0\" sweep \"$1\" --results \"$2\" --no-report --shard {shard}"
+            ))
+            .arg(env!("CARGO_BIN_EXE_peftgrid"))
+            .arg(&experiment)
+            .arg(&results)
+            .output()
+            .unwrap()
+    };
+    let o = sweep(None, "1/2");
+    assert!(o.status.success(), "{}", text(&o));
+    let before = peftgrid_results::read_rows(&file).unwrap();
+    assert_eq!(before.len(), 6);
+    let size_kb = std::fs::metadata(&file).unwrap().len() / 1024;
+    // Room for neither the grown results table nor the adapters: every write past it fails.
+    let o = sweep(Some(size_kb.max(1)), "2/2");
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains("full.parquet") && out.to_lowercase().contains("file too large"),
+        "{out}"
+    );
+    let after = peftgrid_results::read_rows(&file).unwrap();
+    assert_eq!(after, before, "the previous results survive");
 }
