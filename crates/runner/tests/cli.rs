@@ -1568,31 +1568,8 @@ init_weights = "{init}"
 /// unsharded sweep.
 #[test]
 fn slurm_scripts_shard_and_merge_to_the_unsharded_grid() {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/training");
     let tmp = tempfile::tempdir().unwrap();
-    let backbone = tiny_bert(tmp.path());
-    let experiment = tmp.path().join("slurm-tiny.toml");
-    std::fs::write(
-        &experiment,
-        format!(
-            r#"name = "slurm-tiny"
-backbone = "{}"
-tasks = [{{ task = "glue/sst2", name = "synthetic", data_dir = "{}" }}]
-seeds = [0, 1]
-methods = ["linear_probe", "lora:2", "bitfit", "ia3"]
-
-[train]
-batch_size = 8
-epochs = 1
-max_steps = 2
-max_len = 32
-head_pooling = "mean"
-"#,
-            backbone.display(),
-            data.display()
-        ),
-    )
-    .unwrap();
+    let experiment = tiny_sweep(tmp.path(), "slurm-tiny", &[0, 1]);
     let slurm = |extra: &[&str]| {
         let mut args = vec![
             "slurm",
@@ -1611,9 +1588,9 @@ head_pooling = "mean"
             .output()
             .unwrap()
     };
-    let o = slurm(&["--tasks", "9"]);
+    let o = slurm(&["--tasks", "13"]);
     assert!(
-        !o.status.success() && text(&o).contains("the grid has 8 run(s)"),
+        !o.status.success() && text(&o).contains("the grid has 12 run(s)"),
         "{}",
         text(&o)
     );
@@ -1672,7 +1649,7 @@ head_pooling = "mean"
             .collect::<std::collections::BTreeSet<_>>()
     };
     let unsharded = peftgrid_results::read_rows(&whole.join("slurm-tiny.parquet")).unwrap();
-    assert_eq!(merged.len(), 8);
+    assert_eq!(merged.len(), 12);
     assert_eq!(ids(&merged), ids(&unsharded));
 }
 

@@ -82,7 +82,22 @@ def write_tsv(path, rows):
             f.write(f"{s}\t{label}\n")
 
 
-def run(backbone, data, out, methods, epochs, **extra):
+def dropout_free(model_dir, tokenizer):
+    """A temporary copy of `model_dir` with every dropout off (the comparison is of the loop,
+    not of two random streams) and `tokenizer` as its tokenizer.json."""
+    backbone = tempfile.mkdtemp()
+    with open(os.path.join(model_dir, "config.json")) as f:
+        config = json.load(f)
+    config["hidden_dropout_prob"] = 0.0
+    config["attention_probs_dropout_prob"] = 0.0
+    with open(os.path.join(backbone, "config.json"), "w") as f:
+        json.dump(config, f)
+    shutil.copy(os.path.join(model_dir, "model.safetensors"), backbone)
+    shutil.copy(tokenizer, os.path.join(backbone, "tokenizer.json"))
+    return backbone
+
+
+def run(backbone, data, out, methods, epochs):
     for name, method, lr, keys in methods:
         args = type("Args", (), dict(
             method=method, backbone=backbone, data=data, out=os.path.join(out, name),
@@ -100,16 +115,7 @@ def main():
     write_tsv(os.path.join(OUT, "SST-2/train.tsv"), sentences(48, rng))
     write_tsv(os.path.join(OUT, "SST-2/dev.tsv"), sentences(12, rng))
 
-    backbone = tempfile.mkdtemp()
-    with open(os.path.join(FIXTURES, "hf/bert/config.json")) as f:
-        config = json.load(f)
-    # Dropout off: the comparison is of the loop, not of two random streams.
-    config["hidden_dropout_prob"] = 0.0
-    config["attention_probs_dropout_prob"] = 0.0
-    with open(os.path.join(backbone, "config.json"), "w") as f:
-        json.dump(config, f)
-    shutil.copy(os.path.join(FIXTURES, "hf/bert/model.safetensors"), backbone)
-    shutil.copy(os.path.join(OUT, "tokenizer.json"), backbone)
+    backbone = dropout_free(os.path.join(FIXTURES, "hf/bert"), os.path.join(OUT, "tokenizer.json"))
     everything = (None, None)
     run(backbone, os.path.join(OUT, "SST-2"), OUT,
         [(n, m, lr, everything) for n, m, lr in METHODS], epochs=5)
@@ -123,15 +129,7 @@ def main():
     if not os.path.isfile(os.path.join(minilm, "model.safetensors")):
         print("models/all-MiniLM-L6-v2 missing (just fetch-minilm): MiniLM references not made")
         return
-    backbone = tempfile.mkdtemp()
-    with open(os.path.join(minilm, "config.json")) as f:
-        config = json.load(f)
-    config["hidden_dropout_prob"] = 0.0
-    config["attention_probs_dropout_prob"] = 0.0
-    with open(os.path.join(backbone, "config.json"), "w") as f:
-        json.dump(config, f)
-    for f in ("model.safetensors", "tokenizer.json"):
-        shutil.copy(os.path.join(minilm, f), backbone)
+    backbone = dropout_free(minilm, os.path.join(minilm, "tokenizer.json"))
     run(backbone, os.path.join(ROOT, "datasets/samples/tiny/SST-2"), os.path.join(OUT, "minilm"),
         [(n, m, lr, (r"\.head\.", r"\.head\.|layers\.5\..*(bias|beta|gamma)$") if n == "full" else everything)
          for n, m, lr in MINILM_METHODS], epochs=10)
