@@ -12,6 +12,15 @@ pub(crate) fn rng(seed: u64, stream: u64) -> ChaCha8Rng {
     r
 }
 
+/// The stream of a run's batches in `epoch`: stream 0 of a seed is its data split
+/// ([`crate::sample::permutation`]) and each epoch has the next one, so that epochs of one run
+/// and of runs with other seeds never share a permutation (as `seed + epoch` would: seed 0's
+/// second epoch was seed 1's first), nor share draws with the split. Model initialisation draws
+/// from a stream of its own too (`peftgrid_zoo::init`).
+pub(crate) fn epoch_stream(seed: u64, epoch: usize) -> ChaCha8Rng {
+    rng(seed, 1 + epoch as u64)
+}
+
 /// A uniform integer in `0..n` (Lemire's multiply-and-reject; unbiased). `n` must be > 0.
 pub(crate) fn below(rng: &mut ChaCha8Rng, n: u64) -> u64 {
     debug_assert!(n > 0);

@@ -97,6 +97,23 @@ impl std::fmt::Debug for TextEncoder {
     }
 }
 
+/// Reads a `tokenizer.json`. The `tokenizers` crate panics on some malformed files (0.23: a
+/// `Precompiled` normaliser whose charsmap is not a base64 string `expect`s in its
+/// deserialiser); that panic is caught here and reported as an error naming the file.
+fn read_tokenizer(file: &Path) -> Result<Tokenizer> {
+    let error = |message: String| DataError::Tokenizer {
+        path: file.to_path_buf(),
+        message,
+    };
+    match std::panic::catch_unwind(|| Tokenizer::from_file(file)) {
+        Ok(Ok(tokenizer)) => Ok(tokenizer),
+        Ok(Err(e)) => Err(error(e.to_string())),
+        Err(_) => Err(error(
+            "malformed tokenizer.json (the tokenizers crate failed on it)".into(),
+        )),
+    }
+}
+
 impl TextEncoder {
     /// Loads `tokenizer.json` (or a checkpoint folder that has one) and truncates to
     /// `max_length` tokens, special tokens included.
@@ -113,10 +130,7 @@ impl TextEncoder {
                 "it ships with the checkpoint (Hugging Face folder, tokenizer.json)",
             ));
         }
-        let tokenizer = Tokenizer::from_file(&file).map_err(|e| DataError::Tokenizer {
-            path: file.clone(),
-            message: e.to_string(),
-        })?;
+        let tokenizer = read_tokenizer(&file)?;
         let pad_id = tokenizer
             .get_padding()
             .map(|p| p.pad_id)
@@ -379,10 +393,11 @@ pub fn targets_from_ids<'a>(
 /// Random batches of `n` examples, as PyTorch's `DataLoader(shuffle=True, drop_last=False)`
 /// gives them (transformers' `Trainer` default): a new permutation from `seed`, cut in order
 /// into batches of `batch_size`; the last batch keeps the remainder. Each batch is padded to
-/// its own longest example. A `batch_size` of 0 is taken as 1.
-pub fn random_batches(n: usize, batch_size: usize, seed: u64) -> Vec<Vec<usize>> {
+/// its own longest example. A `batch_size` of 0 is taken as 1. Each `(seed, epoch)` has its own
+/// stream ([`rng::epoch_stream`]), so that no epoch of one seed repeats an epoch of another.
+pub fn random_batches(n: usize, batch_size: usize, seed: u64, epoch: usize) -> Vec<Vec<usize>> {
     let mut idx: Vec<usize> = (0..n).collect();
-    let mut r = rng::rng(seed, 0);
+    let mut r = rng::epoch_stream(seed, epoch);
     rng::shuffle(&mut r, &mut idx);
     idx.chunks(batch_size.max(1)).map(|c| c.to_vec()).collect()
 }
@@ -442,11 +457,13 @@ pub fn read_batch_order(path: &Path, n: usize) -> Result<Vec<Vec<Vec<usize>>>> {
 /// shuffled (same seed). Without: all indices sorted by length (longest first, ties by index)
 /// and cut in order, for evaluation. Every index appears exactly once; only the last batch of
 /// the last chunk can be short. Deterministic for a seed on every platform. A `batch_size` of 0
-/// is taken as 1.
+/// is taken as 1. The shuffle of `(seed, epoch)` draws from its own stream, as
+/// [`random_batches`]'s.
 pub fn bucketed_batches(
     lengths: &[usize],
     batch_size: usize,
     seed: u64,
+    epoch: usize,
     shuffle: bool,
 ) -> Vec<Vec<usize>> {
     let bs = batch_size.max(1);
@@ -455,7 +472,7 @@ pub fn bucketed_batches(
         idx.sort_by_key(|&i| std::cmp::Reverse(lengths[i]));
         return idx.chunks(bs).map(|c| c.to_vec()).collect();
     }
-    let mut r = rng::rng(seed, 0);
+    let mut r = rng::epoch_stream(seed, epoch);
     rng::shuffle(&mut r, &mut idx);
     let mut batches = Vec::with_capacity(idx.len().div_ceil(bs));
     for chunk in idx.chunks_mut(bs.saturating_mul(50)) {
@@ -470,15 +487,17 @@ pub fn bucketed_batches(
 /// chunks of 1,000, each chunk sorted by length (longest first) and cut greedily so that a
 /// batch's padded size — its sentence count times its longest length — stays within
 /// `max_tokens`, with at most `max_sentences` sentences; the batches are then shuffled. A sentence
-/// longer than the budget gets a batch of its own. Every index appears exactly once.
+/// longer than the budget gets a batch of its own. Every index appears exactly once. The
+/// shuffles of `(seed, epoch)` draw from its own stream, as [`random_batches`]'s.
 pub fn token_batches(
     lengths: &[usize],
     max_tokens: usize,
     max_sentences: usize,
     seed: u64,
+    epoch: usize,
 ) -> Vec<Vec<usize>> {
     let mut idx: Vec<usize> = (0..lengths.len()).collect();
-    let mut r = rng::rng(seed, 0);
+    let mut r = rng::epoch_stream(seed, epoch);
     rng::shuffle(&mut r, &mut idx);
     let mut batches: Vec<Vec<usize>> = Vec::new();
     for chunk in idx.chunks_mut(1000) {
@@ -511,19 +530,27 @@ mod tests {
 
     #[test]
     fn random_batches_keep_the_remainder_and_change_each_epoch() {
-        let a = random_batches(10, 4, 1);
+        let a = random_batches(10, 4, 1, 0);
         let sizes: Vec<usize> = a.iter().map(Vec::len).collect();
         assert_eq!(sizes, [4, 4, 2]);
         let mut all: Vec<usize> = a.concat();
         all.sort();
         assert_eq!(all, (0..10).collect::<Vec<_>>());
-        assert_eq!(a, random_batches(10, 4, 1));
-        // Another seed (the next epoch) groups other examples together, not just reorders.
-        let b = random_batches(10, 4, 2);
-        assert_ne!(
-            a[0].iter().collect::<std::collections::BTreeSet<_>>(),
-            b[0].iter().collect()
-        );
+        assert_eq!(a, random_batches(10, 4, 1, 0));
+        // The next epoch groups other examples together, not just reorders.
+        let first = |b: &[Vec<usize>]| b[0].iter().copied().collect::<std::collections::BTreeSet<_>>();
+        assert_ne!(first(&a), first(&random_batches(10, 4, 1, 1)));
+        // No epoch of one seed is an epoch of another (seed + epoch made seed 1's first epoch
+        // seed 0's second, so runs "of three seeds" shared most of their batches).
+        let n = 1000;
+        let epochs: Vec<Vec<Vec<usize>>> = (0..4u64)
+            .flat_map(|seed| (0..3).map(move |epoch| random_batches(n, 32, seed, epoch)))
+            .collect();
+        for (i, x) in epochs.iter().enumerate() {
+            for y in &epochs[i + 1..] {
+                assert_ne!(x[0], y[0]);
+            }
+        }
     }
 
     #[test]
@@ -552,27 +579,28 @@ mod tests {
     #[test]
     fn buckets_cover_every_index_once_and_are_seeded() {
         let lengths: Vec<usize> = (0..1037).map(|i| (i * 7919) % 113).collect();
-        let b = bucketed_batches(&lengths, 8, 3, true);
+        let b = bucketed_batches(&lengths, 8, 3, 0, true);
         let mut all: Vec<usize> = b.iter().flatten().copied().collect();
         all.sort();
         assert_eq!(all, (0..1037).collect::<Vec<_>>());
         assert_eq!(b.iter().filter(|x| x.len() != 8).count(), 1);
-        assert_eq!(b, bucketed_batches(&lengths, 8, 3, true));
-        assert_ne!(b, bucketed_batches(&lengths, 8, 4, true));
+        assert_eq!(b, bucketed_batches(&lengths, 8, 3, 0, true));
+        assert_ne!(b, bucketed_batches(&lengths, 8, 4, 0, true));
+        assert_ne!(b, bucketed_batches(&lengths, 8, 3, 1, true));
         // Within a batch lengths are sorted (longest first).
         assert!(b
             .iter()
             .all(|x| x.windows(2).all(|w| lengths[w[0]] >= lengths[w[1]])));
-        let e = bucketed_batches(&lengths, 100, 0, false);
+        let e = bucketed_batches(&lengths, 100, 0, 0, false);
         assert_eq!(e.len(), 11);
         assert_eq!(lengths[e[0][0]], 112);
-        assert!(bucketed_batches(&[], 4, 0, true).is_empty());
+        assert!(bucketed_batches(&[], 4, 0, 0, true).is_empty());
     }
 
     #[test]
     fn token_batches_keep_the_budget() {
         let lengths: Vec<usize> = (0..2500).map(|i| 1 + (i * 7919) % 97).collect();
-        let b = token_batches(&lengths, 512, 16, 5);
+        let b = token_batches(&lengths, 512, 16, 5, 0);
         let mut all: Vec<usize> = b.iter().flatten().copied().collect();
         all.sort();
         assert_eq!(all, (0..2500).collect::<Vec<_>>());
@@ -580,10 +608,10 @@ mod tests {
             let longest = x.iter().map(|&i| lengths[i]).max().unwrap();
             assert!(x.len() * longest <= 512 && x.len() <= 16, "{x:?}");
         }
-        assert_eq!(b, token_batches(&lengths, 512, 16, 5));
-        assert_ne!(b, token_batches(&lengths, 512, 16, 6));
+        assert_eq!(b, token_batches(&lengths, 512, 16, 5, 0));
+        assert_ne!(b, token_batches(&lengths, 512, 16, 6, 0));
         // A sentence over the budget is a batch of its own.
-        assert_eq!(token_batches(&[700, 3], 512, 16, 0).len(), 2);
+        assert_eq!(token_batches(&[700, 3], 512, 16, 0, 0).len(), 2);
     }
 
     #[test]

@@ -836,7 +836,7 @@ fn tokenizer_pairs_truncation_padding() {
         .collect();
     let lengths = enc.lengths(&ex).unwrap();
     assert_eq!(lengths, vec![3, 8, 4, 5]);
-    let batches = bucketed_batches(&lengths, 2, 0, false);
+    let batches = bucketed_batches(&lengths, 2, 0, 0, false);
     assert_eq!(batches, vec![vec![1, 3], vec![2, 0]]);
     let tb = enc.encode_batch(&ex, &batches[1]).unwrap();
     assert_eq!(tb.labels, vec![Label::Class(0), Label::Class(0)]);
@@ -857,7 +857,7 @@ fn tokenizer_pairs_truncation_padding() {
 #[test]
 fn bucketing_is_a_seeded_partition() {
     let lengths: Vec<usize> = (0..5_000).map(|i| (i * 31) % 97 + 1).collect();
-    let b = bucketed_batches(&lengths, 32, 42, true);
+    let b = bucketed_batches(&lengths, 32, 42, 0, true);
     let mut seen = vec![0u8; lengths.len()];
     for batch in &b {
         for &i in batch {
@@ -865,8 +865,8 @@ fn bucketing_is_a_seeded_partition() {
         }
     }
     assert!(seen.iter().all(|&c| c == 1));
-    assert_eq!(b, bucketed_batches(&lengths, 32, 42, true));
-    assert_ne!(b, bucketed_batches(&lengths, 32, 43, true));
+    assert_eq!(b, bucketed_batches(&lengths, 32, 42, 0, true));
+    assert_ne!(b, bucketed_batches(&lengths, 32, 43, 0, true));
     // Batches are tight: the spread of lengths within a batch is small.
     let spread: usize = b
         .iter()

@@ -476,14 +476,15 @@ pub fn train<B: AutodiffBackend, T: Task>(
         if let Some(order) = &order {
             return order[epoch].clone();
         }
-        let seed = seed.wrapping_add(epoch as u64);
         match (h.batch_tokens, h.batching) {
-            (Some(tokens), _) => peftgrid_data::token_batches(&lengths, tokens, h.batch_size, seed),
+            (Some(tokens), _) => {
+                peftgrid_data::token_batches(&lengths, tokens, h.batch_size, seed, epoch)
+            }
             (None, Batching::Random) => {
-                peftgrid_data::random_batches(lengths.len(), h.batch_size, seed)
+                peftgrid_data::random_batches(lengths.len(), h.batch_size, seed, epoch)
             }
             (None, Batching::Bucketed) => {
-                peftgrid_data::bucketed_batches(&lengths, h.batch_size.max(1), seed, true)
+                peftgrid_data::bucketed_batches(&lengths, h.batch_size.max(1), seed, epoch, true)
             }
         }
     };

@@ -15,15 +15,27 @@ use rand_chacha::ChaCha8Rng;
 thread_local! {
     /// Per thread, so that runs in one process (a sweep's, a test binary's concurrent tests)
     /// cannot interleave their draws: a run seeds and builds its model on one thread.
-    static STREAM: RefCell<ChaCha8Rng> = RefCell::new(ChaCha8Rng::seed_from_u64(0));
+    static STREAM: RefCell<ChaCha8Rng> = RefCell::new(init_stream(0));
 }
 
 /// Restarts this thread's initialisation stream at `seed` (a sweep does this per run, beside
 /// `B::seed`).
 pub fn seed(seed: u64) {
     crate::dropout::seed_masks(seed);
-    STREAM.with(|s| *s.borrow_mut() = ChaCha8Rng::seed_from_u64(seed));
+    STREAM.with(|s| *s.borrow_mut() = init_stream(seed));
 }
+
+fn init_stream(seed: u64) -> ChaCha8Rng {
+    let mut stream = ChaCha8Rng::seed_from_u64(seed);
+    stream.set_stream(INIT_STREAM);
+    stream
+}
+
+/// The ChaCha stream initial weights draw from. `peftgrid_data` draws a seed's data split from
+/// its stream 0 and epoch `e`'s batches from stream `1 + e`; sharing one of those would tie the
+/// initial weights to which examples are seen first (before this, the weights and the first
+/// epoch's permutation were the same `u64`s).
+const INIT_STREAM: u64 = u64::MAX;
 
 /// A tensor of `shape` drawn from `dist` on the host (this thread's stream starts at seed 0
 /// until [`seed`] is called). Normals by Box–Muller from f64 uniforms, so every platform draws the
