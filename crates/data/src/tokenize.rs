@@ -538,7 +538,11 @@ mod tests {
         assert_eq!(all, (0..10).collect::<Vec<_>>());
         assert_eq!(a, random_batches(10, 4, 1, 0));
         // The next epoch groups other examples together, not just reorders.
-        let first = |b: &[Vec<usize>]| b[0].iter().copied().collect::<std::collections::BTreeSet<_>>();
+        let first = |b: &[Vec<usize>]| {
+            b[0].iter()
+                .copied()
+                .collect::<std::collections::BTreeSet<_>>()
+        };
         assert_ne!(first(&a), first(&random_batches(10, 4, 1, 1)));
         // No epoch of one seed is an epoch of another (seed + epoch made seed 1's first epoch
         // seed 0's second, so runs "of three seeds" shared most of their batches).
