@@ -25,6 +25,11 @@
 
 use std::path::Path;
 
+/// The largest output side or resize target a `preprocessor_config.json` may ask for. ViT
+/// checkpoints use 224 to 518; a batch holds 3·h·w floats per image (200 MiB each at this
+/// size), so a larger value, or one whose products overflow, is refused when the config is read.
+pub const MAX_SIDE: usize = 4096;
+
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde_json::Value;
@@ -275,6 +280,13 @@ impl Preprocessor {
         p.resize_shorter = flag("do_resize", true)?.then_some(shorter);
         if p.size.0 == 0 || p.size.1 == 0 || p.resize_shorter == Some(0) {
             return Err(bad("size", "a size of 0"));
+        }
+        let largest = p.size.0.max(p.size.1).max(p.resize_shorter.unwrap_or(0));
+        if largest > MAX_SIDE {
+            return Err(bad(
+                "size",
+                &format!("{largest} pixels is larger than the {MAX_SIDE} this pipeline takes"),
+            ));
         }
         Ok(p)
     }

@@ -45,11 +45,24 @@ fn parquet_err(path: &Path, e: impl std::fmt::Display) -> DataError {
     }
 }
 
+/// Runs a polars read of `path`. polars-parquet 0.55 panics on some malformed files (a page
+/// header's unknown encoding is `unwrap`ped in `DataPageHeaderExt::encoding`), on this thread
+/// or in its pool; the panic is caught here and reported as a Parquet error naming the file.
+fn guarded<T>(path: &Path, read: impl FnOnce() -> PolarsResult<T>) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)) {
+        Ok(result) => result.map_err(|e| parquet_err(path, e)),
+        Err(_) => Err(parquet_err(
+            path,
+            "the Parquet reader failed on malformed data",
+        )),
+    }
+}
+
 /// The column names of a Parquet file (reads only the footer).
 pub(crate) fn column_names(path: &Path) -> Result<Vec<String>> {
     let file = File::open(path).map_err(|e| DataError::io(path, e))?;
     let mut reader = ParquetReader::new(file);
-    let schema = reader.schema().map_err(|e| parquet_err(path, e))?;
+    let schema = guarded(path, || reader.schema())?;
     Ok(schema.iter_names().map(|n| n.to_string()).collect())
 }
 
@@ -77,10 +90,11 @@ pub(crate) fn read(path: &Path, required: &[&str], optional: &[&str]) -> Result<
         }
     }
     let file = File::open(path).map_err(|e| DataError::io(path, e))?;
-    let df = ParquetReader::new(file)
-        .with_columns(Some(columns))
-        .finish()
-        .map_err(|e| parquet_err(path, e))?;
+    let df = guarded(path, || {
+        ParquetReader::new(file)
+            .with_columns(Some(columns))
+            .finish()
+    })?;
     Ok(Table {
         path: path.to_path_buf(),
         df,

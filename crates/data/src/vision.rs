@@ -46,10 +46,26 @@ impl Rgb {
     }
 }
 
+/// The largest side of an image that is decoded (FGVC photos have a few thousand pixels).
+/// Besides the `image` crate's 512 MiB cap on the pixels, this bounds the resampler's filter
+/// taps, which grow with the source side: a few hundred bytes of PNG can declare (and
+/// compress) a 10⁸ × 1 image whose resize to 224 would want gigabytes of taps.
+pub const MAX_IMAGE_SIDE: u32 = 1 << 15;
+
 /// Decodes an encoded image (any format the `image` build supports: JPEG, PNG) to RGB.
-/// Never panics: a decoder panic on hostile input is caught and reported as an error.
+/// Never panics: a decoder panic on hostile input is caught and reported as an error. A
+/// header declaring more than [`MAX_IMAGE_SIDE`] pixels a side, or pixels over 512 MiB, is
+/// refused before the pixels are allocated.
 pub fn decode_bytes(bytes: &[u8], origin: &str) -> Result<Rgb> {
-    let decoded = std::panic::catch_unwind(|| image::load_from_memory(bytes));
+    let decoded = std::panic::catch_unwind(|| {
+        let mut reader =
+            image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format()?;
+        let mut limits = image::Limits::default();
+        limits.max_image_width = Some(MAX_IMAGE_SIDE);
+        limits.max_image_height = Some(MAX_IMAGE_SIDE);
+        reader.limits(limits);
+        reader.decode()
+    });
     match decoded {
         Ok(Ok(img)) => {
             let rgb = img.to_rgb8();

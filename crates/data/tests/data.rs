@@ -16,6 +16,8 @@ use peftgrid_data::{
 };
 use polars::prelude::*;
 
+mod fuzz;
+
 // ---------------------------------------------------------------------------------------------
 // Helpers: writing the public formats.
 
