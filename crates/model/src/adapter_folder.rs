@@ -43,3 +43,12 @@ pub(crate) fn open_weights(dir: &Path, files: &[&str], hint: &str) -> Result<Che
         })?;
     Checkpoint::open_file(&path)
 }
+
+/// A method an adapter's config describes that the model cannot carry (a budget that does not
+/// fit its widths, a placement it has no site for) is an error about that config: name it.
+pub(crate) fn about_config(path: &Path, error: ModelError) -> ModelError {
+    match error {
+        ModelError::Method(e) => config_error(path, "(the method it describes)", e.to_string()),
+        other => other,
+    }
+}

@@ -38,7 +38,7 @@ pub const WEIGHT_FILES: &[&str] = &["adapter.safetensors", "pytorch_adapter.bin"
 /// The `version` written into saved configs: the AdapterHub release whose format this follows.
 pub const FORMAT_VERSION: &str = "adapters.1.3.0";
 
-use crate::adapter_folder::{config_error, open_weights, read_config, CONFIG_FILE};
+use crate::adapter_folder::{about_config, config_error, open_weights, read_config, CONFIG_FILE};
 
 /// Whether `dir` holds an AdapterHub adapter (its config has `config` and no `peft_type`).
 pub fn is_adapterhub(dir: &Path) -> bool {
@@ -473,7 +473,8 @@ pub fn load_adapter<B: Backend>(
         ));
     }
     let adapter = AdapterHubAdapter::open(dir, config)?;
-    method::apply(model, config, &adapter.method, device)?;
+    method::apply(model, config, &adapter.method, device)
+        .map_err(|e| about_config(&dir.join(CONFIG_FILE), e))?;
     let w = &adapter.weights;
     let name = &adapter.name;
     let layers = model.num_layers();

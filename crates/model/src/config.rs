@@ -301,6 +301,17 @@ pub struct ModelConfig {
     pub labels: Vec<String>,
 }
 
+/// Bounds on a config's sizes, far above every published checkpoint's (widths of tens of
+/// thousands, vocabularies of a few hundred thousand, depths of a few hundred) and low enough
+/// that the parameter counts computed from them (vocab × width, layers × width × FFN, patches ×
+/// width, ...) fit in a `usize` and every loop over layers or labels ends. A size past them is a
+/// mistake, refused when the file is read instead of overflowing, looping or allocating later.
+pub const MAX_WIDTH: usize = 1 << 17;
+/// Vocabularies, position tables, bucket counts and label sets.
+pub const MAX_VOCAB: usize = 1 << 22;
+/// Layers of a stack, and image channels.
+pub const MAX_LAYERS: usize = 1 << 10;
+
 /// The model types this crate implements.
 pub const SUPPORTED_MODEL_TYPES: &[&str] = &["bert", "roberta", "vit", "bart", "mbart", "t5"];
 
@@ -382,6 +393,14 @@ impl ModelConfig {
             field: field.to_string(),
             message,
         };
+        for (field, value, max) in self.sizes() {
+            if value > max {
+                return Err(err(
+                    field,
+                    format!("{value} is larger than any model this crate reads (at most {max})"),
+                ));
+            }
+        }
         let (hidden, heads, layers, ffn) = match &self.architecture {
             Architecture::Bert(c) | Architecture::Roberta(c) => (
                 c.hidden_size,
@@ -506,6 +525,17 @@ impl ModelConfig {
                 return Err(err(field, format!("{p} is not a probability")));
             }
         }
+        let initializer_range = match &self.architecture {
+            Architecture::Bert(c) | Architecture::Roberta(c) => Some(c.initializer_range),
+            Architecture::Vit(c) => Some(c.initializer_range),
+            _ => None,
+        };
+        if let Some(std) = initializer_range.filter(|s| !(s.is_finite() && *s >= 0.0)) {
+            return Err(err(
+                "initializer_range",
+                format!("{std} is not a standard deviation"),
+            ));
+        }
         if let Architecture::Roberta(c) = &self.architecture {
             if c.pad_token_id.is_none() {
                 return Err(err(
@@ -515,6 +545,118 @@ impl ModelConfig {
             }
         }
         Ok(())
+    }
+
+    /// Every size and id of the config with its bound (see [`MAX_WIDTH`]); ids are bounded by
+    /// the vocabulary they index.
+    fn sizes(&self) -> Vec<(&'static str, usize, usize)> {
+        let ids = |vocab: usize, ids: &[(&'static str, Option<usize>)]| {
+            ids.iter()
+                .filter_map(|&(f, id)| id.map(|id| (f, id, vocab.saturating_sub(1))))
+                .collect::<Vec<_>>()
+        };
+        // An encoder-decoder's special ids (the largest of several eos ids).
+        let decoder_ids = |vocab: usize, pad: usize, start: usize, eos: &Option<TokenIds>| {
+            let eos = eos.as_ref().and_then(|e| e.to_vec().into_iter().max());
+            ids(
+                vocab,
+                &[
+                    ("pad_token_id", Some(pad)),
+                    ("decoder_start_token_id", Some(start)),
+                    ("eos_token_id", eos),
+                ],
+            )
+        };
+        let mut sizes = match &self.architecture {
+            Architecture::Bert(c) | Architecture::Roberta(c) => {
+                let mut v = vec![
+                    ("vocab_size", c.vocab_size, MAX_VOCAB),
+                    ("hidden_size", c.hidden_size, MAX_WIDTH),
+                    ("num_hidden_layers", c.num_hidden_layers, MAX_LAYERS),
+                    ("num_attention_heads", c.num_attention_heads, MAX_WIDTH),
+                    ("intermediate_size", c.intermediate_size, MAX_WIDTH),
+                    (
+                        "max_position_embeddings",
+                        c.max_position_embeddings,
+                        MAX_VOCAB,
+                    ),
+                    ("type_vocab_size", c.type_vocab_size, MAX_VOCAB),
+                ];
+                v.extend(ids(c.vocab_size, &[("pad_token_id", c.pad_token_id)]));
+                v
+            }
+            Architecture::Vit(c) => vec![
+                ("hidden_size", c.hidden_size, MAX_WIDTH),
+                ("num_hidden_layers", c.num_hidden_layers, MAX_LAYERS),
+                ("num_attention_heads", c.num_attention_heads, MAX_WIDTH),
+                ("intermediate_size", c.intermediate_size, MAX_WIDTH),
+                ("image_size", c.image_size, MAX_WIDTH),
+                ("patch_size", c.patch_size, MAX_WIDTH),
+                ("num_channels", c.num_channels, MAX_LAYERS),
+            ],
+            Architecture::Bart(c) | Architecture::Mbart(c) => {
+                let mut v = vec![
+                    ("vocab_size", c.vocab_size, MAX_VOCAB),
+                    ("d_model", c.d_model, MAX_WIDTH),
+                    ("encoder_layers", c.encoder_layers, MAX_LAYERS),
+                    ("decoder_layers", c.decoder_layers, MAX_LAYERS),
+                    (
+                        "encoder_attention_heads",
+                        c.encoder_attention_heads,
+                        MAX_WIDTH,
+                    ),
+                    (
+                        "decoder_attention_heads",
+                        c.decoder_attention_heads,
+                        MAX_WIDTH,
+                    ),
+                    ("encoder_ffn_dim", c.encoder_ffn_dim, MAX_WIDTH),
+                    ("decoder_ffn_dim", c.decoder_ffn_dim, MAX_WIDTH),
+                    (
+                        "max_position_embeddings",
+                        c.max_position_embeddings,
+                        MAX_VOCAB,
+                    ),
+                ];
+                v.extend(decoder_ids(
+                    c.vocab_size,
+                    c.pad_token_id,
+                    c.decoder_start_token_id,
+                    &c.eos_token_id,
+                ));
+                v
+            }
+            Architecture::T5(c) => {
+                let mut v = vec![
+                    ("vocab_size", c.vocab_size, MAX_VOCAB),
+                    ("d_model", c.d_model, MAX_WIDTH),
+                    ("d_kv", c.d_kv, MAX_WIDTH),
+                    ("d_ff", c.d_ff, MAX_WIDTH),
+                    ("num_layers", c.num_layers, MAX_LAYERS),
+                    ("num_decoder_layers", c.decoder_layers(), MAX_LAYERS),
+                    ("num_heads", c.num_heads, MAX_WIDTH),
+                    (
+                        "relative_attention_num_buckets",
+                        c.relative_attention_num_buckets,
+                        MAX_VOCAB,
+                    ),
+                    (
+                        "relative_attention_max_distance",
+                        c.relative_attention_max_distance,
+                        MAX_VOCAB,
+                    ),
+                ];
+                v.extend(decoder_ids(
+                    c.vocab_size,
+                    c.pad_token_id,
+                    c.decoder_start_token_id,
+                    &c.eos_token_id,
+                ));
+                v
+            }
+        };
+        sizes.push(("num_labels", self.labels.len(), MAX_VOCAB));
+        sizes
     }
 
     /// The encoder's dimensions, which is all that parameter accounting needs.
@@ -605,6 +747,13 @@ fn labels(common: &Common, path: &Path) -> Result<Vec<String>> {
     }
     // transformers' default when neither is given is two labels.
     let n = common.num_labels.unwrap_or(2);
+    if n > MAX_VOCAB {
+        return Err(ModelError::Config {
+            path: path.to_path_buf(),
+            field: "num_labels".into(),
+            message: format!("{n} is larger than any model this crate reads (at most {MAX_VOCAB})"),
+        });
+    }
     Ok((0..n).map(|i| format!("LABEL_{i}")).collect())
 }
 

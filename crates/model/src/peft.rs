@@ -22,7 +22,7 @@ use crate::{method, Model};
 /// peft's weight files, in the order they are tried.
 pub const ADAPTER_FILES: &[&str] = &["adapter_model.safetensors", "adapter_model.bin"];
 
-use crate::adapter_folder::{config_error, open_weights, read_config};
+use crate::adapter_folder::{about_config, config_error, open_weights, read_config};
 
 /// A peft adapter folder, read.
 pub struct PeftAdapter {
@@ -114,6 +114,7 @@ pub fn load_adapter<B: Backend>(
             format!("`{other}` is not supported (LORA, IA3, PROMPT_TUNING, PREFIX_TUNING are)"),
         )),
     }
+    .map_err(|e| about_config(&adapter.config_path(), e))
 }
 
 /// (layer, position) → tensor names, for every module the adapter touches.

@@ -51,10 +51,22 @@ impl TextTokenizer {
                     .into(),
             });
         }
-        let mut inner = Tokenizer::from_file(&path).map_err(|e| ModelError::Tokenizer {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
+        // The tokenizers crate panics on some malformed files (0.23: its deserialisers of the
+        // `Precompiled` normaliser and of decoders `expect` well-formed parts); the panic is
+        // caught here and reported as an error naming the file.
+        let read = std::panic::catch_unwind(|| Tokenizer::from_file(&path));
+        let mut inner = match read {
+            Ok(read) => read.map_err(|e| ModelError::Tokenizer {
+                path: path.clone(),
+                message: e.to_string(),
+            })?,
+            Err(_) => {
+                return Err(ModelError::Tokenizer {
+                    path,
+                    message: "malformed tokenizer.json (the tokenizers crate failed on it)".into(),
+                })
+            }
+        };
         // Pad to the longest text of each batch, whatever the file says (all-MiniLM-L6-v2's
         // tokenizer.json pads every text to 128), keeping the file's pad token.
         let padding = match inner.get_padding() {

@@ -11,6 +11,8 @@ use peftgrid_model::{load, Inputs};
 
 type B = NdArray<f32>;
 
+mod fuzz;
+
 const TOL: f32 = 1e-4;
 
 fn fixtures() -> PathBuf {

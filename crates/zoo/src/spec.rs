@@ -8,6 +8,13 @@ use crate::error::{Result, ZooError};
 use crate::forms::{Form, Placement};
 use crate::{Composition, Insertion, Position};
 
+/// The largest budget a spec may set. Ranks are bounded by the widths they must fit (a few
+/// thousand), prompt and prefix lengths by the sequences they extend (budget matching searches
+/// up to max(hidden, ffn, 4096)); a larger budget can only be a mistake, and its parameter
+/// count (budget × width × layers) would overflow or ask for more memory than any machine has
+/// before a width check could refuse it.
+pub const MAX_BUDGET: usize = 1 << 16;
+
 /// One modification of the design space, placed at every layer's site of each listed position.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModificationSpec {
@@ -106,7 +113,29 @@ impl ModificationSpec {
                     format!("has no budget knob, but budget = {b} was given"),
                 ))
             }
+            (_, Some(b)) if b > MAX_BUDGET => {
+                return Err(crate::error::invalid(
+                    name,
+                    format!("budget {b} is larger than any knob needs (at most {MAX_BUDGET})"),
+                ))
+            }
             _ => {}
+        }
+        // The forms' other sizes multiply like budgets (a PHM rank, a prefix reparam width).
+        let sizes: Vec<(&str, usize)> = match &self.form {
+            Form::Bottleneck(b) => b
+                .phm
+                .iter()
+                .flat_map(|phm| [("phm n", phm.n), ("phm rank", phm.rank)])
+                .collect(),
+            Form::Prefix(p) => p.reparam.iter().map(|&r| ("reparam width", r)).collect(),
+            _ => Vec::new(),
+        };
+        if let Some((what, n)) = sizes.into_iter().find(|&(_, n)| n > MAX_BUDGET) {
+            return Err(crate::error::invalid(
+                name,
+                format!("{what} {n} is larger than any method needs (at most {MAX_BUDGET})"),
+            ));
         }
         if let Composition::AlphaOverRank { .. } = self.composition {
             if self.form.knob() != Some("r") {
@@ -200,7 +229,11 @@ impl MethodSpec {
                 message: e.to_string(),
             })?
         };
-        spec.check()?;
+        // A spec that reads but cannot be built is an error about this file: name it.
+        spec.check().map_err(|e| ZooError::Spec {
+            spec: origin.to_string(),
+            message: e.to_string(),
+        })?;
         Ok(spec)
     }
 
