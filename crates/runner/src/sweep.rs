@@ -95,7 +95,8 @@ pub fn sweep(args: &SweepArgs, backend: BackendKind) -> anyhow::Result<()> {
             (runs, missing)
         }
         Err(e) if args.fallback.is_some() => (Vec::new(), Some(format!("{e:#}"))),
-        Err(e) => return Err(e),
+        // Expansion validates every run's resolved settings: say which file they came from.
+        Err(e) => return Err(e.context(format!("experiment file {}", args.experiment.display()))),
     };
     if let Some(why) = missing {
         let Some(fallback) = &args.fallback else {
@@ -108,7 +109,9 @@ pub fn sweep(args: &SweepArgs, backend: BackendKind) -> anyhow::Result<()> {
             args.experiment.display(),
             fallback.display()
         );
-        runs = Experiment::from_file(fallback)?.expand()?;
+        runs = Experiment::from_file(fallback)?
+            .expand()
+            .with_context(|| format!("experiment file {}", fallback.display()))?;
         if let Some(why) = missing_inputs(&runs) {
             anyhow::bail!(
                 "{}: missing {why} (run `just fetch-minilm`)",

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod fuzz;
 mod support;
 
 use peftgrid_model::tensors::{self, max_abs_diff};
