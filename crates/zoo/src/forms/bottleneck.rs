@@ -70,27 +70,43 @@ impl FormSpec for BottleneckSpec {
 
     fn check(&self, p: &Placement) -> Result<()> {
         if matches!(p.position, Position::Input | Position::Embeddings) {
-            return Err(invalid(Self::NAME, format!("cannot sit at `{}` (use prompt)", p.position)));
+            return Err(invalid(
+                Self::NAME,
+                format!("cannot sit at `{}` (use prompt)", p.position),
+            ));
         }
         if p.budget == 0 {
             return Err(does_not_fit(Self::NAME, 0, "a bottleneck needs r ≥ 1"));
         }
         if !(0.0..1.0).contains(&self.sparsity) {
-            return Err(invalid(Self::NAME, format!("sparsity {} is not in [0, 1)", self.sparsity)));
+            return Err(invalid(
+                Self::NAME,
+                format!("sparsity {} is not in [0, 1)", self.sparsity),
+            ));
         }
         let variants = [self.per_head, self.sparsity > 0.0, self.phm.is_some()];
         if variants.iter().filter(|v| **v).count() > 1 {
-            return Err(invalid(Self::NAME, "per_head, sparsity and phm do not combine"));
+            return Err(invalid(
+                Self::NAME,
+                "per_head, sparsity and phm do not combine",
+            ));
         }
         if self.per_head && (p.position != Position::Head || p.insertion != Insertion::Parallel) {
-            return Err(invalid(Self::NAME, "per_head bottlenecks sit at `head`, in parallel"));
+            return Err(invalid(
+                Self::NAME,
+                "per_head bottlenecks sit at `head`, in parallel",
+            ));
         }
         if let Some(phm) = self.phm {
             if phm.n == 0 || phm.rank == 0 {
                 return Err(invalid(Self::NAME, "phm needs n ≥ 1 and rank ≥ 1"));
             }
             if !p.budget.is_multiple_of(phm.n) {
-                return Err(does_not_fit(Self::NAME, p.budget, format!("r must be a multiple of phm n = {}", phm.n)));
+                return Err(does_not_fit(
+                    Self::NAME,
+                    p.budget,
+                    format!("r must be a multiple of phm n = {}", phm.n),
+                ));
             }
         }
         Ok(())
@@ -100,11 +116,21 @@ impl FormSpec for BottleneckSpec {
         if let Some(phm) = self.phm {
             let reads = Self::reads(p, dims);
             if !reads.is_multiple_of(phm.n) || !dims.d_out.is_multiple_of(phm.n) {
-                return Err(does_not_fit(Self::NAME, p.budget, format!("phm n = {} must divide the widths {reads} and {} at `{}`", phm.n, dims.d_out, p.position)));
+                return Err(does_not_fit(
+                    Self::NAME,
+                    p.budget,
+                    format!(
+                        "phm n = {} must divide the widths {reads} and {} at `{}`",
+                        phm.n, dims.d_out, p.position
+                    ),
+                ));
             }
         }
         if self.per_head && !dims.d_out.is_multiple_of(dims.heads) {
-            return Err(invalid(Self::NAME, format!("{} heads do not divide width {}", dims.heads, dims.d_out)));
+            return Err(invalid(
+                Self::NAME,
+                format!("{} heads do not divide width {}", dims.heads, dims.d_out),
+            ));
         }
         Ok(())
     }
@@ -121,16 +147,40 @@ impl FormSpec for BottleneckSpec {
         weights + d_out + p.composition.params(d_in)
     }
 
-    fn shared_params(&self, _p: &Placement, _layers: usize, _dims: SiteDims, _shape: &BackboneShape) -> usize {
+    fn shared_params(
+        &self,
+        _p: &Placement,
+        _layers: usize,
+        _dims: SiteDims,
+        _shape: &BackboneShape,
+    ) -> usize {
         self.phm.map_or(0, |phm| phm.n.pow(3))
     }
 
-    fn build_shared<B: Backend>(&self, _p: &Placement, _layers: usize, _dims: SiteDims, shared: &mut Shared<B>, device: &B::Device) -> Option<usize> {
+    fn build_shared<B: Backend>(
+        &self,
+        _p: &Placement,
+        _layers: usize,
+        _dims: SiteDims,
+        shared: &mut Shared<B>,
+        device: &B::Device,
+    ) -> Option<usize> {
         // AdapterHub's Compacter initialises the rules normal(0, 1e-4) ("phm_c_init": "normal").
-        self.phm.map(|phm| shared.add_phm_rule(crate::init::random([phm.n, phm.n, phm.n], Distribution::Normal(0.0, 1e-4), device)))
+        self.phm.map(|phm| {
+            shared.add_phm_rule(crate::init::random(
+                [phm.n, phm.n, phm.n],
+                Distribution::Normal(0.0, 1e-4),
+                device,
+            ))
+        })
     }
 
-    fn build<B: Backend>(&self, p: &Placement, dims: SiteDims, ctx: &BuildContext<B>) -> Bottleneck<B> {
+    fn build<B: Backend>(
+        &self,
+        p: &Placement,
+        dims: SiteDims,
+        ctx: &BuildContext<B>,
+    ) -> Bottleneck<B> {
         let device = ctx.device;
         let (d_in, d_out, r) = (Self::reads(p, dims), dims.d_out, p.budget);
         let (down, up) = if self.per_head {
@@ -146,8 +196,14 @@ impl FormSpec for BottleneckSpec {
             )
         } else if self.sparsity > 0.0 {
             (
-                Projection::Masked(MaskedLinear::pruned(dense(d_in, r, self.init, true, device), self.sparsity)),
-                Projection::Masked(MaskedLinear::pruned(dense(r, d_out, self.init, false, device), self.sparsity)),
+                Projection::Masked(MaskedLinear::pruned(
+                    dense(d_in, r, self.init, true, device),
+                    self.sparsity,
+                )),
+                Projection::Masked(MaskedLinear::pruned(
+                    dense(r, d_out, self.init, false, device),
+                    self.sparsity,
+                )),
             )
         } else {
             (
@@ -166,9 +222,17 @@ impl FormSpec for BottleneckSpec {
 }
 
 /// A linear map with the initialisation of `init`; `is_down` tells which half of the bottleneck.
-fn dense<B: Backend>(d_in: usize, d_out: usize, init: Init, is_down: bool, device: &B::Device) -> Linear<B> {
+fn dense<B: Backend>(
+    d_in: usize,
+    d_out: usize,
+    init: Init,
+    is_down: bool,
+    device: &B::Device,
+) -> Linear<B> {
     let weight = match (init, is_down) {
-        (Init::Bert, _) => crate::init::random([d_in, d_out], Distribution::Normal(0.0, 0.02), device),
+        (Init::Bert, _) => {
+            crate::init::random([d_in, d_out], Distribution::Normal(0.0, 0.02), device)
+        }
         (Init::Lora, true) => {
             let bound = 1.0 / (d_in as f64).sqrt();
             crate::init::random([d_in, d_out], Distribution::Uniform(-bound, bound), device)
@@ -215,7 +279,13 @@ impl<B: Backend> MaskedLinear<B> {
     pub fn pruned(linear: Linear<B>, sparsity: f64) -> Self {
         let [d_in, d_out] = linear.weight.dims();
         let n = d_in * d_out;
-        let values: Vec<f32> = linear.weight.val().into_data().convert::<f32>().into_vec().unwrap_or_else(|_| vec![0.0; n]);
+        let values: Vec<f32> = linear
+            .weight
+            .val()
+            .into_data()
+            .convert::<f32>()
+            .into_vec()
+            .unwrap_or_else(|_| vec![0.0; n]);
         let mut order: Vec<usize> = (0..n).collect();
         order.sort_by(|&a, &b| values[a].abs().total_cmp(&values[b].abs()).then(a.cmp(&b)));
         let mut mask = vec![1f32; n];
@@ -251,7 +321,9 @@ pub struct PerHeadLinear<B: Backend> {
 impl<B: Backend> PerHeadLinear<B> {
     fn new(heads: usize, r: usize, d_head: usize, init: Init, device: &B::Device) -> Self {
         let weight = match init {
-            Init::Bert => crate::init::random([heads, r, d_head], Distribution::Normal(0.0, 0.02), device),
+            Init::Bert => {
+                crate::init::random([heads, r, d_head], Distribution::Normal(0.0, 0.02), device)
+            }
             Init::Lora => Tensor::zeros([heads, r, d_head], device),
         };
         Self {
@@ -288,8 +360,15 @@ impl<B: Backend> FormModule<B> for Bottleneck<B> {
     }
 
     fn modify(&self, x: Tensor<B, 3>, h: Tensor<B, 3>, shared: &Shared<B>) -> Tensor<B, 3> {
-        let z = if self.insertion.reads_h() { h.clone() } else { x };
-        let delta = self.up.forward(activate(self.act, self.down.forward(z.clone(), shared)), shared);
+        let z = if self.insertion.reads_h() {
+            h.clone()
+        } else {
+            x
+        };
+        let delta = self.up.forward(
+            activate(self.act, self.down.forward(z.clone(), shared)),
+            shared,
+        );
         h + self.compose.apply(&z, delta)
     }
 

@@ -34,7 +34,13 @@ impl FormSpec for KroneckerSpec {
 
     fn check(&self, p: &Placement) -> Result<()> {
         if !p.position.is_projection() || p.insertion != Insertion::Parallel {
-            return Err(invalid(Self::NAME, format!("sits beside a projection, in parallel (not `{}`)", p.position)));
+            return Err(invalid(
+                Self::NAME,
+                format!(
+                    "sits beside a projection, in parallel (not `{}`)",
+                    p.position
+                ),
+            ));
         }
         if p.budget == 0 {
             return Err(does_not_fit(Self::NAME, 0, "k must be ≥ 1"));
@@ -45,7 +51,14 @@ impl FormSpec for KroneckerSpec {
     fn check_site(&self, p: &Placement, dims: SiteDims) -> Result<()> {
         let k = p.budget;
         if !dims.d_in.is_multiple_of(k) || !dims.d_out.is_multiple_of(k) {
-            return Err(does_not_fit(Self::NAME, k, format!("k must divide d_in = {} and d_out = {} at `{}`", dims.d_in, dims.d_out, p.position)));
+            return Err(does_not_fit(
+                Self::NAME,
+                k,
+                format!(
+                    "k must divide d_in = {} and d_out = {} at `{}`",
+                    dims.d_in, dims.d_out, p.position
+                ),
+            ));
         }
         Ok(())
     }
@@ -56,11 +69,20 @@ impl FormSpec for KroneckerSpec {
     }
 
     /// KronA: A Kaiming-uniform, B zero, so training starts from the pretrained model.
-    fn build<B: Backend>(&self, p: &Placement, dims: SiteDims, ctx: &BuildContext<B>) -> Kronecker<B> {
+    fn build<B: Backend>(
+        &self,
+        p: &Placement,
+        dims: SiteDims,
+        ctx: &BuildContext<B>,
+    ) -> Kronecker<B> {
         let k = p.budget;
         let bound = 1.0 / (k as f64).sqrt();
         Kronecker {
-            a: Param::from_tensor(crate::init::random([k, k], Distribution::Uniform(-bound, bound), ctx.device)),
+            a: Param::from_tensor(crate::init::random(
+                [k, k],
+                Distribution::Uniform(-bound, bound),
+                ctx.device,
+            )),
             b: Param::from_tensor(Tensor::zeros([dims.d_in / k, dims.d_out / k], ctx.device)),
             compose: Composer::new(p.composition, k, dims.d_in, ctx.device),
             merged: false,
@@ -88,7 +110,10 @@ impl<B: Backend> FormModule<B> for Kronecker<B> {
         let [batch, seq, _] = x.dims();
         let [k, k2] = self.a.dims();
         let [p, q] = self.b.dims();
-        let xb = x.clone().reshape([batch * seq, k, p]).matmul(self.b.val().unsqueeze()); // [n, k, q]
+        let xb = x
+            .clone()
+            .reshape([batch * seq, k, p])
+            .matmul(self.b.val().unsqueeze()); // [n, k, q]
         let y = xb.swap_dims(1, 2).matmul(self.a.val().unsqueeze()); // [n, q, k2]
         let delta = y.swap_dims(1, 2).reshape([batch, seq, k2 * q]);
         h + self.compose.apply(&x, delta)

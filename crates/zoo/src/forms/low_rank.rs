@@ -35,7 +35,13 @@ impl FormSpec for LowRankSpec {
             return Err(does_not_fit(Self::NAME, 0, "rank must be ≥ 1"));
         }
         if !p.position.is_projection() || p.insertion != crate::Insertion::Parallel {
-            return Err(invalid(Self::NAME, format!("sits beside a projection (q, k, v, o, ffn_in, ffn_out), not at `{}`", p.position)));
+            return Err(invalid(
+                Self::NAME,
+                format!(
+                    "sits beside a projection (q, k, v, o, ffn_in, ffn_out), not at `{}`",
+                    p.position
+                ),
+            ));
         }
         Ok(())
     }
@@ -43,7 +49,15 @@ impl FormSpec for LowRankSpec {
     fn check_site(&self, p: &Placement, dims: SiteDims) -> Result<()> {
         let r = p.budget;
         if r > dims.d_in.min(dims.d_out) {
-            return Err(does_not_fit(Self::NAME, r, format!("rank above min(d_in, d_out) = {} at `{}`", dims.d_in.min(dims.d_out), p.position)));
+            return Err(does_not_fit(
+                Self::NAME,
+                r,
+                format!(
+                    "rank above min(d_in, d_out) = {} at `{}`",
+                    dims.d_in.min(dims.d_out),
+                    p.position
+                ),
+            ));
         }
         Ok(())
     }
@@ -52,7 +66,12 @@ impl FormSpec for LowRankSpec {
         p.budget * (dims.d_in + dims.d_out) + p.composition.params(dims.d_in)
     }
 
-    fn build<B: Backend>(&self, p: &Placement, dims: SiteDims, ctx: &BuildContext<B>) -> LowRank<B> {
+    fn build<B: Backend>(
+        &self,
+        p: &Placement,
+        dims: SiteDims,
+        ctx: &BuildContext<B>,
+    ) -> LowRank<B> {
         LowRank::new(p, dims, ctx.device)
     }
 }
@@ -64,7 +83,11 @@ impl<B: Backend> LowRank<B> {
         let r = p.budget;
         let bound = 1.0 / (dims.d_in as f64).sqrt();
         Self {
-            down: Param::from_tensor(crate::init::random([dims.d_in, r], Distribution::Uniform(-bound, bound), device)),
+            down: Param::from_tensor(crate::init::random(
+                [dims.d_in, r],
+                Distribution::Uniform(-bound, bound),
+                device,
+            )),
             up: Param::from_tensor(Tensor::zeros([r, dims.d_out], device)),
             compose: Composer::new(p.composition, r, dims.d_in, device),
             merged: false,
@@ -73,7 +96,10 @@ impl<B: Backend> LowRank<B> {
 
     /// s·W_down W_up as a `[d_in, d_out]` matrix (Burn's Linear layout).
     fn delta_weight(&self) -> Tensor<B, 2> {
-        self.down.val().matmul(self.up.val()).mul_scalar(self.compose.fixed)
+        self.down
+            .val()
+            .matmul(self.up.val())
+            .mul_scalar(self.compose.fixed)
     }
 }
 
@@ -82,7 +108,10 @@ impl<B: Backend> FormModule<B> for LowRank<B> {
         if self.merged {
             return h;
         }
-        let delta = x.clone().matmul(self.down.val().unsqueeze()).matmul(self.up.val().unsqueeze());
+        let delta = x
+            .clone()
+            .matmul(self.down.val().unsqueeze())
+            .matmul(self.up.val().unsqueeze());
         h + self.compose.apply(&x, delta)
     }
 

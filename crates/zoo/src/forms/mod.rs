@@ -143,7 +143,7 @@ pub trait FormModule<B: Backend> {
 
 macro_rules! forms {
     ($($(#[$doc:meta])* $variant:ident($spec:ident, $module:ident) in $file:ident;)*) => {
-        $(mod $file; pub use $file::{$spec, $module};)*
+        $(pub use $file::{$spec, $module};)*
 
         /// The functional form of Δh and its options; in specs `form = { kind = "...", ... }`.
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -245,7 +245,17 @@ forms! {
     TokenBias(TokenBiasSpec, TokenBias) in token_bias;
 }
 
+// Declared here, not inside `forms!`, so that rustfmt (which does not expand macros) formats
+// every form file.
+mod bottleneck;
+mod kronecker;
+mod low_rank;
 mod phm;
+mod prefix;
+mod prompt;
+mod rescale;
+mod token_bias;
+
 pub use bottleneck::{kept, MaskedLinear, PerHeadLinear, PhmOptions, Projection};
 pub use phm::PhmLinear;
 

@@ -49,10 +49,19 @@ impl FormSpec for PrefixSpec {
 
     fn check(&self, p: &Placement) -> Result<()> {
         if p.position != Position::Head {
-            return Err(invalid(Self::NAME, format!("acts on attention memory: position `head`, not `{}`", p.position)));
+            return Err(invalid(
+                Self::NAME,
+                format!(
+                    "acts on attention memory: position `head`, not `{}`",
+                    p.position
+                ),
+            ));
         }
         if !matches!(p.composition, Composition::Add | Composition::Gated) {
-            return Err(invalid(Self::NAME, "composes by its own attention gate, or Gated (UniPELT)"));
+            return Err(invalid(
+                Self::NAME,
+                "composes by its own attention gate, or Gated (UniPELT)",
+            ));
         }
         if p.budget == 0 {
             return Err(does_not_fit(Self::NAME, 0, "prefix length must be ≥ 1"));
@@ -72,7 +81,13 @@ impl FormSpec for PrefixSpec {
         2 * p.budget * dims.d_out + p.composition.params(dims.d_in)
     }
 
-    fn shared_params(&self, p: &Placement, layers: usize, dims: SiteDims, _shape: &BackboneShape) -> usize {
+    fn shared_params(
+        &self,
+        p: &Placement,
+        layers: usize,
+        dims: SiteDims,
+        _shape: &BackboneShape,
+    ) -> usize {
         let (l, d, a) = (p.budget, dims.d_in, dims.d_out);
         match self.reparam {
             None => l * layers * 2 * a,
@@ -80,17 +95,38 @@ impl FormSpec for PrefixSpec {
         }
     }
 
-    fn deployed_shared_params(&self, _p: &Placement, _layers: usize, _dims: SiteDims, _shape: &BackboneShape) -> usize {
+    fn deployed_shared_params(
+        &self,
+        _p: &Placement,
+        _layers: usize,
+        _dims: SiteDims,
+        _shape: &BackboneShape,
+    ) -> usize {
         0
     }
 
-    fn build_shared<B: Backend>(&self, p: &Placement, layers: usize, dims: SiteDims, shared: &mut Shared<B>, device: &B::Device) -> Option<usize> {
+    fn build_shared<B: Backend>(
+        &self,
+        p: &Placement,
+        layers: usize,
+        dims: SiteDims,
+        shared: &mut Shared<B>,
+        device: &B::Device,
+    ) -> Option<usize> {
         let (l, d, a) = (p.budget, dims.d_in, dims.d_out);
         // P′ (and flat P) start like an nn.Embedding, normal(0, 1), as in peft.
         let source = match self.reparam {
-            None => PrefixSource::Flat(Param::from_tensor(crate::init::random([l, layers * 2 * a], Distribution::Normal(0.0, 1.0), device))),
+            None => PrefixSource::Flat(Param::from_tensor(crate::init::random(
+                [l, layers * 2 * a],
+                Distribution::Normal(0.0, 1.0),
+                device,
+            ))),
             Some(mid) => PrefixSource::Mlp(PrefixMlp {
-                wte: Param::from_tensor(crate::init::random([l, d], Distribution::Normal(0.0, 1.0), device)),
+                wte: Param::from_tensor(crate::init::random(
+                    [l, d],
+                    Distribution::Normal(0.0, 1.0),
+                    device,
+                )),
                 hidden: LinearConfig::new(d, mid).init(device),
                 out: LinearConfig::new(mid, layers * 2 * a).init(device),
             }),
@@ -112,7 +148,11 @@ impl<B: Backend> FormModule<B> for Prefix<B> {
         let (keys, values) = shared.prefix_layer(self.generator, self.layer);
         let batch = x.dims()[0];
         let [l, a] = keys.dims();
-        let per_head = |t: Tensor<B, 2>| t.reshape([1, l, heads, a / heads]).swap_dims(1, 2).repeat_dim(0, batch);
+        let per_head = |t: Tensor<B, 2>| {
+            t.reshape([1, l, heads, a / heads])
+                .swap_dims(1, 2)
+                .repeat_dim(0, batch)
+        };
         let (mut keys, mut values) = (per_head(keys), per_head(values));
         if let Some(g) = self.compose.gate_value(x) {
             let g = g.reshape([batch, 1, 1, 1]);

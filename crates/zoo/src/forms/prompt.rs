@@ -25,8 +25,13 @@ impl FormSpec for PromptSpec {
     type Module<B: Backend> = Prompt<B>;
 
     fn check(&self, p: &Placement) -> Result<()> {
-        if !matches!(p.position, Position::Input | Position::Embeddings) || p.composition != Composition::Add {
-            return Err(invalid(Self::NAME, "prepends tokens at `input` or `embeddings` (composition add)"));
+        if !matches!(p.position, Position::Input | Position::Embeddings)
+            || p.composition != Composition::Add
+        {
+            return Err(invalid(
+                Self::NAME,
+                "prepends tokens at `input` or `embeddings` (composition add)",
+            ));
         }
         if p.budget == 0 {
             return Err(does_not_fit(Self::NAME, 0, "prompt length must be ≥ 1"));
@@ -40,7 +45,11 @@ impl FormSpec for PromptSpec {
 
     /// Normal(0, 0.02), the scale of BERT-style embedding initialisation.
     fn build<B: Backend>(&self, p: &Placement, dims: SiteDims, ctx: &BuildContext<B>) -> Prompt<B> {
-        Prompt::from_tensor(crate::init::random([p.budget, dims.d_out], Distribution::Normal(0.0, 0.02), ctx.device))
+        Prompt::from_tensor(crate::init::random(
+            [p.budget, dims.d_out],
+            Distribution::Normal(0.0, 0.02),
+            ctx.device,
+        ))
     }
 }
 

@@ -31,10 +31,19 @@ impl FormSpec for RescaleSpec {
 
     fn check(&self, p: &Placement) -> Result<()> {
         if !p.position.is_projection() {
-            return Err(invalid(Self::NAME, format!("rescales a projection's input or output, not `{}`", p.position)));
+            return Err(invalid(
+                Self::NAME,
+                format!(
+                    "rescales a projection's input or output, not `{}`",
+                    p.position
+                ),
+            ));
         }
         if p.composition != Composition::Add {
-            return Err(invalid(Self::NAME, "is multiplicative by itself: composition must be add"));
+            return Err(invalid(
+                Self::NAME,
+                "is multiplicative by itself: composition must be add",
+            ));
         }
         Ok(())
     }
@@ -46,7 +55,12 @@ impl FormSpec for RescaleSpec {
         }
     }
 
-    fn build<B: Backend>(&self, p: &Placement, dims: SiteDims, ctx: &BuildContext<B>) -> Rescale<B> {
+    fn build<B: Backend>(
+        &self,
+        p: &Placement,
+        dims: SiteDims,
+        ctx: &BuildContext<B>,
+    ) -> Rescale<B> {
         Rescale {
             scale: Param::from_tensor(Tensor::ones([self.site_params(p, dims)], ctx.device)),
             side: self.side,
@@ -90,7 +104,10 @@ impl<B: Backend> FormModule<B> for Rescale<B> {
             Side::Input => (linear.weight.val() * l.reshape([d_in, 1]), linear.bias),
         };
         Linear {
-            weight: Param::initialized(linear.weight.id, weight.detach().set_require_grad(require_grad)),
+            weight: Param::initialized(
+                linear.weight.id,
+                weight.detach().set_require_grad(require_grad),
+            ),
             bias,
         }
     }

@@ -36,8 +36,14 @@ impl FormSpec for TokenBiasSpec {
     type Module<B: Backend> = TokenBias<B>;
 
     fn check(&self, p: &Placement) -> Result<()> {
-        if matches!(p.position, Position::Input | Position::Embeddings | Position::Head) {
-            return Err(invalid(Self::NAME, format!("adds to a hidden state, not at `{}`", p.position)));
+        if matches!(
+            p.position,
+            Position::Input | Position::Embeddings | Position::Head
+        ) {
+            return Err(invalid(
+                Self::NAME,
+                format!("adds to a hidden state, not at `{}`", p.position),
+            ));
         }
         Ok(())
     }
@@ -47,7 +53,12 @@ impl FormSpec for TokenBiasSpec {
         dims.d_out + d_in + 1 + p.composition.params(d_in)
     }
 
-    fn build<B: Backend>(&self, p: &Placement, dims: SiteDims, ctx: &BuildContext<B>) -> TokenBias<B> {
+    fn build<B: Backend>(
+        &self,
+        p: &Placement,
+        dims: SiteDims,
+        ctx: &BuildContext<B>,
+    ) -> TokenBias<B> {
         let d_in = reads(p, dims);
         TokenBias {
             v: Param::from_tensor(Tensor::zeros([dims.d_out], ctx.device)),
@@ -64,7 +75,11 @@ impl<B: Backend> FormModule<B> for TokenBias<B> {
     }
 
     fn modify(&self, x: Tensor<B, 3>, h: Tensor<B, 3>, _shared: &Shared<B>) -> Tensor<B, 3> {
-        let z = if self.insertion.reads_h() { h.clone() } else { x };
+        let z = if self.insertion.reads_h() {
+            h.clone()
+        } else {
+            x
+        };
         let delta = self.alpha.forward(z.clone()) * self.v.val().unsqueeze();
         h + self.compose.apply(&z, delta)
     }
