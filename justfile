@@ -127,7 +127,7 @@ compare-torch python="/tmp/torchenv/bin/python": fetch-minilm
     {{python}} tools/train_torch.py glue --backbone {{minilm_dir}} --data datasets/samples/glue/SST-2 \
         --max-train 1000 --epochs 3 --batch 32 --max-len 64 --seeds 0,1,2 \
         --methods linear_probe,lora:8,bitfit,full,prefix:30,parallel:64,ia3 \
-        --lr linear_probe=5e-3,full=5e-5,bitfit=1e-3,lora=5e-4,parallel=1e-3,ia3=5e-3,prefix=5e-3 \
+        --lr linear_probe=5e-3,full=5e-5,bitfit=1e-3,lora=5e-4,parallel=1e-3,ia3=5e-3,prefix=1e-3 \
         --out reports/torch-parity-sst2/torch.json
     cargo run --release -q -p peftgrid-runner -- sweep experiments/torch-parity-sst2.toml --no-report
     cargo run --release -q -p peftgrid-runner -- compare-torch --torch reports/torch-parity-sst2/torch.json \
