@@ -708,20 +708,6 @@ fn fill<B: Backend>(
     Ok(())
 }
 
-/// Loads an adapter folder of either format, telling them apart by `adapter_config.json`.
-pub fn load_any<B: Backend>(
-    model: &mut Model<B>,
-    config: &ModelConfig,
-    dir: &Path,
-    device: &B::Device,
-) -> Result<MethodSpec> {
-    if is_adapterhub(dir) {
-        load_adapter(model, config, dir, device)
-    } else {
-        crate::peft::load_adapter(model, config, dir, device)
-    }
-}
-
 // ---- writing ----
 
 fn unsupported(method: &MethodSpec, why: impl Into<String>) -> ModelError {
@@ -861,6 +847,10 @@ fn part_config(method: &MethodSpec, m: &ModificationSpec, hidden: usize) -> Resu
                 "vera_d": null,
             }))
         }
+        Form::Prefix(p) if p.shift_positions => Err(unsupported(
+            method,
+            "AdapterHub's prefixes leave the token positions alone; this one shifts them (peft's way, shift_positions = true)",
+        )),
         Form::Prefix(p)
             if m.at == [Position::Head]
                 && matches!(m.composition, Composition::Add | Composition::Gated) =>

@@ -14,6 +14,7 @@ pub mod bert;
 pub mod checkpoint;
 pub mod config;
 pub mod error;
+pub mod formats;
 pub mod generate;
 pub mod layers;
 pub mod method;
@@ -67,6 +68,14 @@ pub struct SiteParts<'a, B: Backend> {
     pub cross: Vec<&'a mut LayerSites<B>>,
     /// Layers per stack, in the order of `layers` (encoder, then decoder).
     pub stacks: Vec<usize>,
+}
+
+/// A classification head as [`Model::set_new_head`] makes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HeadSpec {
+    pub num_labels: usize,
+    /// What a text head reads (ViT's always reads CLS).
+    pub pooling: bert::Pooling,
 }
 
 /// A model with the config it was built from.
@@ -456,6 +465,67 @@ impl<B: Backend> Model<B> {
             stacks: vec![layers.len()],
             layers: layers.iter_mut().map(|l| &mut l.sites).collect(),
             cross: Vec::new(),
+        }
+    }
+
+    /// Every site (input, embedding output, each layer's positions, cross-attention), for
+    /// passes that treat all modifications alike.
+    pub fn sites_mut(&mut self) -> Vec<&mut Site<B>> {
+        let parts = self.parts_mut();
+        let mut sites = vec![parts.input, parts.embedding_output];
+        for layer in parts.layers.into_iter().chain(parts.cross) {
+            let LayerSites {
+                q,
+                k,
+                v,
+                o,
+                head,
+                attention,
+                ffn_in,
+                ffn_out,
+                ffn,
+                block,
+            } = layer;
+            sites.extend([q, k, v, o, head, attention, ffn_in, ffn_out, ffn, block]);
+        }
+        sites
+    }
+
+    /// Folds training-time reparameterisations into what is deployed (a prefix MLP into its
+    /// keys and values) and puts every modification in its saved state: the model then
+    /// matches `method.deployed()`, and computes the same.
+    pub fn deploy(&mut self) {
+        self.parts_mut().shared.merge_prefixes();
+        for site in self.sites_mut() {
+            site.mods
+                .iter_mut()
+                .for_each(peftgrid_zoo::Modification::deploy);
+        }
+    }
+
+    /// Re-derives every modification's constants after its parameters were loaded from a file
+    /// (see [`peftgrid_zoo::forms::FormModule::restore_constants`]).
+    pub fn restore_constants(&mut self) {
+        for site in self.sites_mut() {
+            site.mods
+                .iter_mut()
+                .for_each(peftgrid_zoo::Modification::restore_constants);
+        }
+    }
+
+    /// The task head a fine-tuning run gave the model: its outputs and what it reads (`None`
+    /// for encoder-decoders, whose LM head stays, and for a model without a head).
+    pub fn head_spec(&self) -> Option<HeadSpec> {
+        match self {
+            Model::Text(m) => m.head.as_ref().map(|h| HeadSpec {
+                num_labels: h.out.weight.dims()[1],
+                pooling: h.pooling,
+            }),
+            Model::Vit(m) => m.classifier.as_ref().map(|c| HeadSpec {
+                num_labels: c.weight.dims()[1],
+                pooling: bert::Pooling::Cls,
+            }),
+            Model::Seq2Seq(_) => None,
         }
     }
 

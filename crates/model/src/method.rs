@@ -19,49 +19,8 @@ pub fn apply<B: Backend>(
     device: &B::Device,
 ) -> Result<Count> {
     let shape = config.shape();
-    let pre_ln = match model {
-        Model::Vit(_) => true,
-        Model::Seq2Seq(m) => m.family != crate::seq2seq::Family::Bart,
-        Model::Text(_) => false,
-    };
-    if pre_ln {
-        if let Some(m) = method
-            .modifications
-            .iter()
-            .find(|m| m.insertion == peftgrid_zoo::Insertion::PostNorm)
-        {
-            return Err(peftgrid_zoo::ZooError::Spec {
-                spec: method.name.clone(),
-                message: format!(
-                    "{}: post_norm insertion needs a post-LN backbone (BERT, RoBERTa, BART); {} normalises before its sublayers",
-                    m.form.name(),
-                    config.model_type
-                ),
-            }
-            .into());
-        }
-    }
-    // UniPELT's gate averages σ(x W_g) over the sequence (Mao et al. define it on encoders): in a
-    // decoder that average reads tokens not generated yet, so teacher-forced training would
-    // leak the target and cached decoding would disagree with it.
-    if matches!(model, Model::Seq2Seq(_)) {
-        if let Some(m) = method
-            .modifications
-            .iter()
-            .find(|m| m.composition == peftgrid_zoo::Composition::Gated)
-        {
-            return Err(peftgrid_zoo::ZooError::Spec {
-                spec: method.name.clone(),
-                message: format!(
-                    "{}: gated composition (UniPELT's gate, a mean over the sequence) is defined for encoders; on {} it would read future decoder tokens",
-                    m.form.name(),
-                    config.model_type
-                ),
-            }
-            .into());
-        }
-    }
-    // Validates every budget against every site before anything is built.
+    // Validates the method against the backbone's layout (post_norm needs post-LN, gated
+    // composition an encoder) and every budget against every site before anything is built.
     let accounting = count(method, &shape)?;
     let layers = shape.layers();
     let parts = model.parts_mut();

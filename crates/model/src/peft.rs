@@ -503,6 +503,13 @@ pub fn save_adapter<B: Backend>(
             adapter_config["prompt_tuning_init"] = json!("RANDOM");
         }
         ["prefix"] => {
+            // peft hands a prefix to transformers as cached keys/values, which numbers the
+            // real tokens after it: a prefix trained without that shift computes otherwise.
+            if matches!(&spec.modifications[0].form, Form::Prefix(p) if !p.shift_positions) {
+                return Err(unsupported(
+                    "peft numbers the real tokens after a prefix (shift_positions = true); this one leaves positions alone (AdapterHub's way)",
+                ));
+            }
             let Some(g) = shared.prefixes.first() else {
                 return Err(unsupported("no prefix on the model"));
             };

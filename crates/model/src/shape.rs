@@ -2,6 +2,7 @@
 //! "% of the pretrained model" and the sets BitFit and LN-tuning train. Each formula mirrors the
 //! module tree of the transformers class, and tests check it against the loaded models.
 
+use peftgrid_zoo::NormPlacement::{Post, Pre};
 use peftgrid_zoo::{BackboneShape, Stack};
 
 use crate::config::{Architecture, BartConfig, T5Config, TextEncoderConfig, VitConfig};
@@ -52,14 +53,17 @@ impl Totals {
 /// `bare`: the checkpoint's class is the bare encoder (`*Model`), which has a pooler in
 /// RoBERTa and ViT; their classification classes drop it. BERT's classifier reads the pooler.
 pub(crate) fn backbone_shape(arch: &Architecture, labels: usize, bare: bool) -> BackboneShape {
-    match arch {
-        Architecture::Bert(c) => text_shape(c, labels, false, true),
-        Architecture::Roberta(c) => text_shape(c, labels, true, bare),
-        Architecture::Vit(c) => vit_shape(c, labels, bare),
-        Architecture::Bart(c) => bart_shape(c, labels, false, bare),
-        Architecture::Mbart(c) => bart_shape(c, labels, true, bare),
-        Architecture::T5(c) => t5_shape(c),
-    }
+    let (mut shape, family, norm) = match arch {
+        Architecture::Bert(c) => (text_shape(c, labels, false, true), "bert", Post),
+        Architecture::Roberta(c) => (text_shape(c, labels, true, bare), "roberta", Post),
+        Architecture::Vit(c) => (vit_shape(c, labels, bare), "vit", Pre),
+        Architecture::Bart(c) => (bart_shape(c, labels, false, bare), "bart", Post),
+        Architecture::Mbart(c) => (bart_shape(c, labels, true, bare), "mbart", Pre),
+        Architecture::T5(c) => (t5_shape(c), "t5", Pre),
+    };
+    shape.family = family.to_string();
+    shape.norm = norm;
+    shape
 }
 
 /// Post-LN encoder layers (BERT, RoBERTa, ViT have the same pieces).
@@ -93,6 +97,8 @@ fn text_shape(c: &TextEncoderConfig, labels: usize, roberta: bool, pooler: bool)
         d * labels + labels
     };
     BackboneShape {
+        family: String::new(),
+        norm: Post,
         hidden: d,
         heads: c.num_attention_heads,
         attention_dim: d,
@@ -126,6 +132,8 @@ fn vit_shape(c: &VitConfig, labels: usize, pooler: bool) -> BackboneShape {
         t.add(d * d + d, d);
     }
     BackboneShape {
+        family: String::new(),
+        norm: Post,
         hidden: d,
         heads: c.num_attention_heads,
         attention_dim: d,
@@ -177,6 +185,8 @@ fn bart_shape(c: &BartConfig, labels: usize, mbart: bool, bare: bool) -> Backbon
         t.norm(d, 2); // final layer_norm of each stack
     }
     BackboneShape {
+        family: String::new(),
+        norm: Post,
         hidden: d,
         heads: c.encoder_attention_heads,
         attention_dim: d,
@@ -233,6 +243,8 @@ fn t5_shape(c: &T5Config) -> BackboneShape {
     rms(&mut t, 2); // final_layer_norm of each stack
     t.add(2 * relative, 0);
     BackboneShape {
+        family: String::new(),
+        norm: Post,
         hidden: d,
         heads: c.num_heads,
         attention_dim: a,

@@ -72,6 +72,8 @@ struct Replace<'a, B: Backend> {
     tensors: BTreeMap<String, NamedTensor>,
     device: B::Device,
     error: Option<ModelError>,
+    /// Trainable tensors the file lacks.
+    missing: Vec<String>,
 }
 
 impl<B: Backend> ModuleMapper<B> for Replace<'_, B> {
@@ -87,6 +89,7 @@ impl<B: Backend> ModuleMapper<B> for Replace<'_, B> {
             return param;
         }
         let Some(t) = self.tensors.remove(&key) else {
+            self.missing.push(key);
             return param;
         };
         let expected = param.shape().to_vec();
@@ -123,6 +126,39 @@ pub fn load_trainable<B: Backend>(
     path: &Path,
     device: &B::Device,
 ) -> Result<Model<B>> {
+    replace(model, method, path, device).map(|(model, _)| model)
+}
+
+/// [`load_trainable`], and every trainable tensor must be in the file: what an adapter file
+/// needs, since a tensor it lacks would keep a fresh module's random values.
+pub fn load_trainable_exact<B: Backend>(
+    model: Model<B>,
+    method: &MethodSpec,
+    path: &Path,
+    device: &B::Device,
+) -> Result<Model<B>> {
+    let (model, missing) = replace(model, method, path, device)?;
+    match missing.first() {
+        None => Ok(model),
+        Some(key) => Err(ModelError::BadTensor {
+            path: path.to_path_buf(),
+            key: key.clone(),
+            message: format!(
+                "missing: the method trains {} tensor(s) the file does not hold: {}",
+                missing.len(),
+                abbreviate(&missing)
+            ),
+        }),
+    }
+}
+
+/// Loads what the file holds; returns the model and the trainable tensors it lacked.
+fn replace<B: Backend>(
+    model: Model<B>,
+    method: &MethodSpec,
+    path: &Path,
+    device: &B::Device,
+) -> Result<(Model<B>, Vec<String>)> {
     let tensors = tensors::read(path)?;
     let mut replace = Replace {
         method,
@@ -131,6 +167,7 @@ pub fn load_trainable<B: Backend>(
         tensors,
         device: device.clone(),
         error: None,
+        missing: Vec::new(),
     };
     let model = model.map(&mut replace);
     if let Some(e) = replace.error {
@@ -148,7 +185,7 @@ pub fn load_trainable<B: Backend>(
             ),
         });
     }
-    Ok(model)
+    Ok((model, replace.missing))
 }
 
 fn abbreviate(keys: &[String]) -> String {

@@ -346,7 +346,7 @@ fn with_adapterhub(
     .unwrap();
     std::fs::copy(src.join(weights), tmp.path().join(weights)).unwrap();
     let spec =
-        peftgrid_model::adapterhub::load_any(&mut loaded.model, &loaded.config, tmp.path(), device)
+        peftgrid_model::formats::load_any(&mut loaded.model, &loaded.config, tmp.path(), device)
             .unwrap_or_else(|e| panic!("{name}/{weights}: {e}"));
     (loaded, spec)
 }
@@ -424,7 +424,7 @@ fn adapterhub_save_then_load_is_bit_identical() {
         }
 
         let mut again = load::<B>(fixtures().join("adapters/base"), &device).unwrap();
-        peftgrid_model::adapterhub::load_any(&mut again.model, &again.config, tmp.path(), &device)
+        peftgrid_model::formats::load_any(&mut again.model, &again.config, tmp.path(), &device)
             .unwrap_or_else(|e| panic!("{name} reloaded: {e}"));
         let after = again.model.forward(inputs(&g, &device)).unwrap().named();
         for t in ["last_hidden_state", "hidden_states"] {
@@ -451,12 +451,8 @@ fn bad_adapterhub_folders_are_named_errors() {
         std::fs::write(tmp.path().join("adapter_config.json"), config.to_string()).unwrap();
         tensors::write(&tmp.path().join("adapter.safetensors"), weights).unwrap();
         let mut base = load::<B>(root.join("base"), &device).unwrap();
-        match peftgrid_model::adapterhub::load_any(
-            &mut base.model,
-            &base.config,
-            tmp.path(),
-            &device,
-        ) {
+        match peftgrid_model::formats::load_any(&mut base.model, &base.config, tmp.path(), &device)
+        {
             Ok(_) => panic!("accepted a broken adapter"),
             Err(e) => e.to_string(),
         }
@@ -587,6 +583,7 @@ mod methods {
     use burn::module::{Module, ModuleMapper, Param};
     use burn::optim::{AdamConfig, GradientsParams, Optimizer};
     use burn::tensor::Distribution;
+    use peftgrid_model::formats::{self, native};
     use peftgrid_model::method::{self, param_list, role, trains, Role};
     use peftgrid_model::{Model, ModelConfig};
     use peftgrid_zoo::presets::{preset, PRESETS};
@@ -782,6 +779,141 @@ mod methods {
         }
     }
 
+    /// The native adapter of every preset on every fixture backbone (encoders and
+    /// encoder-decoders) reloads onto a fresh load of the backbone to the same outputs: what a
+    /// sweep's `adapters/<run>/` is for. The "trained" state is the perturbed one (every method
+    /// tensor moved, LoRA's B and adapters' up-projections included).
+    #[test]
+    fn native_adapters_reload_to_the_same_outputs_for_every_preset() {
+        let device = Default::default();
+        for p in PRESETS {
+            let spec = small((p.build)());
+            for fixture in ["bert", "roberta", "vit", "bart", "mbart", "t5"] {
+                if !fits(&spec, fixture) {
+                    continue;
+                }
+                let (trained, config) = with_method::<B>(fixture, &spec, &device);
+                let g = golden(&fixtures().join("hf").join(fixture));
+                let want = trained.forward(inputs(&g, &device)).unwrap().named();
+                let dir = tempfile::tempdir().unwrap();
+                let bytes = native::save(&trained, &config, &spec, dir.path())
+                    .unwrap_or_else(|e| panic!("{}/{fixture}: {e}", spec.name));
+                assert_eq!(
+                    bytes,
+                    std::fs::metadata(dir.path().join(native::WEIGHT_FILE))
+                        .unwrap()
+                        .len()
+                );
+
+                let mut fresh = load::<B>(fixtures().join("hf").join(fixture), &device).unwrap();
+                let method =
+                    formats::load_any(&mut fresh.model, &fresh.config, dir.path(), &device)
+                        .unwrap_or_else(|e| panic!("{}/{fixture}: {e}", spec.name));
+                assert_eq!(method, spec.deployed(), "{}/{fixture}", spec.name);
+                let got = fresh.model.forward(inputs(&g, &device)).unwrap().named();
+                assert_eq!(
+                    got.keys().collect::<Vec<_>>(),
+                    want.keys().collect::<Vec<_>>()
+                );
+                for (name, w) in &want {
+                    let diff = max_abs_diff(&got[name].as_f32(), &w.as_f32());
+                    assert!(
+                        diff <= 1e-6,
+                        "{}/{fixture}/{name}: reloaded adapter differs by {diff:e}",
+                        spec.name
+                    );
+                }
+            }
+        }
+    }
+
+    /// A prefix is saved as its keys and values (the training MLP folded away, as peft saves
+    /// it): the file holds 2·l·L·a values for L attentions of width a, plus its header.
+    #[test]
+    fn native_prefix_adapters_hold_the_deployed_prefix_only() {
+        let device = Default::default();
+        let spec = MethodSpec::from_arg("prefix:4").unwrap();
+        assert!(matches!(
+            &spec.modifications[0].form,
+            peftgrid_zoo::Form::Prefix(p) if p.reparam.is_some()
+        ));
+        let (trained, config) = with_method::<B>("bert", &spec, &device);
+        let dir = tempfile::tempdir().unwrap();
+        let bytes = native::save(&trained, &config, &spec, dir.path()).unwrap();
+        let file = tensors::read(&dir.path().join(native::WEIGHT_FILE)).unwrap();
+        let shape = config.shape();
+        let prefix_values = 2 * 4 * shape.layers() * shape.attention_dim;
+        let held: usize = file
+            .iter()
+            .filter(|(k, _)| !k.contains(".head."))
+            .map(|(_, t)| t.shape.iter().product::<usize>())
+            .sum();
+        assert_eq!(held, prefix_values, "{:?}", file.keys().collect::<Vec<_>>());
+        let head: usize = file
+            .iter()
+            .filter(|(k, _)| k.contains(".head."))
+            .map(|(_, t)| t.shape.iter().product::<usize>())
+            .sum();
+        let payload = 4 * (held + head) as u64;
+        assert!(
+            bytes > payload && bytes < payload + 4096,
+            "{bytes} bytes for {payload} bytes of tensors"
+        );
+        let (_, adapter) = native::read_config(dir.path()).unwrap();
+        assert_eq!(adapter.method, spec.deployed());
+        assert_eq!(adapter.trained_as.as_ref(), Some(&spec));
+    }
+
+    /// Loading refuses an adapter that is not one, that was trained on another backbone, or
+    /// whose file lacks a tensor the method trains, naming the file and the field or key.
+    #[test]
+    fn native_adapter_errors_name_the_file() {
+        let device = Default::default();
+        let spec = MethodSpec::from_arg("lora:4").unwrap();
+        let (trained, config) = with_method::<B>("bert", &spec, &device);
+        let dir = tempfile::tempdir().unwrap();
+        native::save(&trained, &config, &spec, dir.path()).unwrap();
+        let config_path = dir.path().join(native::CONFIG_FILE);
+        let text = std::fs::read_to_string(&config_path).unwrap();
+        let load_err = |fixture: &str| {
+            let mut fresh = load::<B>(fixtures().join("hf").join(fixture), &device).unwrap();
+            formats::load_any(&mut fresh.model, &fresh.config, dir.path(), &device)
+                .expect_err("refused")
+                .to_string()
+        };
+
+        let err = load_err("roberta");
+        assert!(
+            err.contains("method.json") && err.contains("backbone") && err.contains("roberta"),
+            "{err}"
+        );
+
+        std::fs::write(&config_path, text.replace("peftgrid-adapter", "other")).unwrap();
+        let err = load_err("bert");
+        assert!(
+            err.contains("method.json") && err.contains("format"),
+            "{err}"
+        );
+
+        std::fs::write(&config_path, &text).unwrap();
+        let weights = dir.path().join(native::WEIGHT_FILE);
+        let mut held = tensors::read(&weights).unwrap();
+        let dropped = held.keys().find(|k| k.contains("sites")).unwrap().clone();
+        held.remove(&dropped);
+        tensors::write(&weights, &held).unwrap();
+        let err = load_err("bert");
+        assert!(
+            err.contains("adapter.safetensors")
+                && err.contains(&dropped)
+                && err.contains("missing"),
+            "{err}"
+        );
+
+        std::fs::remove_file(&weights).unwrap();
+        let err = load_err("bert");
+        assert!(err.contains("adapter.safetensors"), "{err}");
+    }
+
     /// Post-norm insertion (Pfeiffer, UniPELT) exists only on post-LN backbones, UniPELT's
     /// sequence-mean gates only on encoders; elsewhere `apply` refuses them (checked here).
     fn fits(spec: &MethodSpec, fixture: &str) -> bool {
@@ -796,6 +928,15 @@ mod methods {
         let refused = (post_norm && matches!(fixture, "vit" | "mbart" | "t5"))
             || (gated && matches!(fixture, "bart" | "mbart" | "t5"));
         let fits = !refused;
+        let shape = ModelConfig::from_path(fixtures().join("hf").join(fixture).join("config.json"))
+            .unwrap()
+            .shape();
+        assert_eq!(
+            spec.check_backbone(&shape).is_ok(),
+            fits,
+            "{} on {fixture}: the shape's rules disagree",
+            spec.name
+        );
         if !fits {
             let loaded =
                 load::<B>(fixtures().join("hf").join(fixture), &Default::default()).unwrap();
@@ -1077,11 +1218,13 @@ mod methods {
         let device = Default::default();
         let g = golden(&fixtures().join("hf/bert"));
         for name in ["lora", "ia3", "prompt", "prefix"] {
-            let spec = small(preset(name).unwrap());
-            let (mut model, config) = with_method::<B>("bert", &spec, &device);
-            if let Model::Text(m) = &mut model {
-                m.shared.merge_prefixes();
+            let mut spec = small(preset(name).unwrap());
+            // A peft prefix numbers the real tokens after it: only such a prefix is one.
+            if let peftgrid_zoo::Form::Prefix(p) = &mut spec.modifications[0].form {
+                p.shift_positions = true;
             }
+            let (mut model, config) = with_method::<B>("bert", &spec, &device);
+            model.deploy();
             let dir = tempfile::tempdir().unwrap();
             peftgrid_model::peft::save_adapter(&model, &config, &spec, dir.path()).unwrap();
             let mut fresh = load::<B>(fixtures().join("hf/bert"), &device).unwrap();
@@ -1092,9 +1235,6 @@ mod methods {
                 &device,
             )
             .unwrap();
-            if let Model::Text(m) = &mut fresh.model {
-                m.embeddings.position_offset = 0; // ours never shifts positions
-            }
             let ours =
                 model.forward(inputs(&g, &device)).unwrap().named()["last_hidden_state"].as_f32();
             let back = fresh.model.forward(inputs(&g, &device)).unwrap().named()

@@ -1,5 +1,5 @@
-//! `peftgrid convert`: read an adapter (peft or AdapterHub) onto its base model and write it in
-//! either format, so a method trained in one ecosystem can be used in the other.
+//! `peftgrid convert`: read an adapter (peftgrid's, peft's or AdapterHub's) onto its base model
+//! and write it in another format, so a method trained in one ecosystem can be used in another.
 
 use std::path::PathBuf;
 
@@ -10,6 +10,8 @@ use crate::backend::BackendJob;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum AdapterFormat {
+    /// peftgrid's method.json + adapter.safetensors (every method).
+    Native,
     /// peft's adapter_config.json + adapter_model.safetensors (LoRA, IA3, prompt, prefix).
     Peft,
     /// AdapterHub's adapter_config.json + adapter.safetensors.
@@ -21,7 +23,7 @@ pub struct ConvertArgs {
     /// The base model folder (config.json + model.safetensors).
     #[arg(long)]
     pub model: PathBuf,
-    /// The adapter folder to read (its format is detected from adapter_config.json).
+    /// The adapter folder to read (its format is told from method.json or adapter_config.json).
     #[arg(long)]
     pub adapter: PathBuf,
     /// The format to write.
@@ -43,13 +45,21 @@ impl BackendJob for Convert {
     fn run<B: Backend>(self, device: Device<B>) -> anyhow::Result<()> {
         let args = self.0;
         let mut loaded = peftgrid_model::load::<B>(&args.model, &device)?;
-        let method = peftgrid_model::adapterhub::load_any(
+        let method = peftgrid_model::formats::load_any(
             &mut loaded.model,
             &loaded.config,
             &args.adapter,
             &device,
         )?;
         match args.to {
+            AdapterFormat::Native => {
+                peftgrid_model::formats::native::save(
+                    &loaded.model,
+                    &loaded.config,
+                    &method,
+                    &args.out,
+                )?;
+            }
             AdapterFormat::Peft => peftgrid_model::peft::save_adapter(
                 &loaded.model,
                 &loaded.config,

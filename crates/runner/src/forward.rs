@@ -21,7 +21,8 @@ pub struct ForwardArgs {
     /// `decoder_input_ids` (encoder-decoders; int64) and/or `pixel_values` (float32).
     #[arg(long)]
     pub inputs: PathBuf,
-    /// An adapter folder to load onto the model first, in peft's format (adapter_config.json +
+    /// An adapter folder to load onto the model first: peftgrid's (method.json +
+    /// adapter.safetensors, every method), peft's (adapter_config.json +
     /// adapter_model.safetensors: LoRA, IA3, prompt, prefix) or AdapterHub's (adapter_config.json
     /// + adapter.safetensors or pytorch_adapter.bin); the format is read from the config.
     #[arg(long)]
@@ -62,12 +63,8 @@ impl BackendJob for Forward {
             );
         }
         if let Some(dir) = &args.adapter {
-            let method = peftgrid_model::adapterhub::load_any(
-                &mut loaded.model,
-                &loaded.config,
-                dir,
-                &device,
-            )?;
+            let method =
+                peftgrid_model::formats::load_any(&mut loaded.model, &loaded.config, dir, &device)?;
             let (trainable, _) = peftgrid_model::method::trainable(&loaded.model, &method);
             println!(
                 "adapter {}: {} ({trainable} trainable parameters)",

@@ -385,12 +385,22 @@ impl RunJob<'_> {
                     .join("; ");
             }
         }
-        base.adapter_bytes = save_adapter(
+        let (bytes, failures) = save_adapters(
             &outcome.model,
             &loaded.config,
             &spec.method,
             &self.adapters_dir.join(&spec.id()[..16]),
         );
+        base.adapter_bytes = bytes;
+        // A run that trained is a result even when its adapter cannot be written: said in the
+        // row's note, not dropped and not turned into a failed run.
+        for why in failures {
+            base.note = [base.note.as_str(), why.as_str()]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join("; ");
+        }
         let mut rows = Vec::new();
         let mut row = base.clone();
         row.split = data.eval_split;
@@ -419,25 +429,59 @@ fn sample_note(data_dir: &Path) -> Option<String> {
     })
 }
 
-/// Writes the trained method as an adapter (AdapterHub's format where it can say it, else
-/// peft's) and returns the weight file's size.
-fn save_adapter<B: burn::tensor::backend::Backend>(
+/// Writes the trained method to `dir` in peftgrid's format, which every method fits
+/// (`method.json` + `adapter.safetensors`, deployed: a prefix as its keys and values), and
+/// copies in AdapterHub's and peft's formats where the method is one they can say
+/// (`dir/adapterhub/`, `dir/peft/`). Returns the deployed file's size and what could not be
+/// written: the native adapter, or a copy that fits its format but failed to write.
+fn save_adapters<B: burn::tensor::backend::Backend>(
     model: &peftgrid_model::Model<B>,
     config: &peftgrid_model::ModelConfig,
     method: &MethodSpec,
     dir: &Path,
-) -> Option<u64> {
+) -> (Option<u64>, Vec<String>) {
+    use peftgrid_model::{adapterhub, formats::native, peft, ModelError};
+    let mut failures = Vec::new();
+    let bytes = match native::save(model, config, method, dir) {
+        Ok(bytes) => Some(bytes),
+        Err(e) => {
+            failures.push(format!("adapter not written to {}: {e}", dir.display()));
+            None
+        }
+    };
     if method.modifications.is_empty() {
-        return None;
+        // Head and unfrozen pretrained tensors only: neither ecosystem has an adapter of that.
+        return (bytes, failures);
     }
-    let size = |f: &str| std::fs::metadata(dir.join(f)).ok().map(|m| m.len());
-    if peftgrid_model::adapterhub::save_adapter(model, config, method, &method.name, dir).is_ok() {
-        return size(peftgrid_model::adapterhub::WEIGHT_FILES[0]);
+    // The copies are of the deployed method too (a prefix as its keys and values, which both
+    // formats can hold), not of its training MLP.
+    let mut deployed = model.clone();
+    deployed.deploy();
+    let spec = method.deployed();
+    // A method outside a format is refused with an error about the format; only a failed
+    // write (the disk, the quota) is a failure worth a note.
+    type Writer<'a> = &'a dyn Fn(&Path) -> peftgrid_model::Result<()>;
+    let copies: [(&str, Writer); 2] = [
+        ("adapterhub", &|d| {
+            adapterhub::save_adapter(&deployed, config, &spec, &spec.name, d)
+        }),
+        ("peft", &|d| peft::save_adapter(&deployed, config, &spec, d)),
+    ];
+    for (format, save) in copies {
+        let copy = dir.join(format);
+        match save(&copy) {
+            Ok(()) => {}
+            Err(e @ ModelError::Io { .. }) => failures.push(format!(
+                "{format} copy not written to {}: {e}",
+                copy.display()
+            )),
+            // Not in this format: leave no half-written folder behind.
+            Err(_) => {
+                let _ = std::fs::remove_dir_all(&copy);
+            }
+        }
     }
-    if peftgrid_model::peft::save_adapter(model, config, method, dir).is_ok() {
-        return size("adapter_model.safetensors");
-    }
-    None
+    (bytes, failures)
 }
 
 /// Resets the process's peak resident memory (Linux: `5` to /proc/self/clear_refs), so that each

@@ -689,35 +689,42 @@ fn forward_with_an_adapterhub_adapter_reproduces_adapters() {
         );
     }
 
-    // AdapterHub's LoRA → peft's format → the same outputs as peft's own fixture adapter.
-    let converted = tmp.path().join("lora_peft");
-    let o = peftgrid(&[
-        "convert",
-        "--model",
-        root.join("base").to_str().unwrap(),
-        "--adapter",
-        root.join("ad_lora/adapter").to_str().unwrap(),
-        "--to",
-        "peft",
-        "--out",
-        converted.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
-    let golden = root.join("ad_lora/golden.safetensors");
-    let o = peftgrid(&[
-        "forward",
-        "--model",
-        root.join("base").to_str().unwrap(),
-        "--adapter",
-        converted.to_str().unwrap(),
-        "--inputs",
-        golden.to_str().unwrap(),
-        "--out",
-        tmp.path().join("o.safetensors").to_str().unwrap(),
-        "--compare",
-        golden.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
+    // AdapterHub's LoRA → peft's format, and LoRA and MAM (its prefix MLP folded into keys and
+    // values) → peftgrid's: the same outputs as AdapterHub's.
+    for (name, to) in [
+        ("ad_lora", "peft"),
+        ("ad_lora", "native"),
+        ("ad_mam", "native"),
+    ] {
+        let converted = tmp.path().join(format!("{name}_{to}"));
+        let o = peftgrid(&[
+            "convert",
+            "--model",
+            root.join("base").to_str().unwrap(),
+            "--adapter",
+            root.join(name).join("adapter").to_str().unwrap(),
+            "--to",
+            to,
+            "--out",
+            converted.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{name} → {to}: {}", text(&o));
+        let golden = root.join(name).join("golden.safetensors");
+        let o = peftgrid(&[
+            "forward",
+            "--model",
+            root.join("base").to_str().unwrap(),
+            "--adapter",
+            converted.to_str().unwrap(),
+            "--inputs",
+            golden.to_str().unwrap(),
+            "--out",
+            tmp.path().join("o.safetensors").to_str().unwrap(),
+            "--compare",
+            golden.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{name} → {to}: {}", text(&o));
+    }
 }
 
 #[test]
@@ -1013,6 +1020,47 @@ head_pooling = "mean"
         ("low_rank", "q,v")
     );
     assert!(lora2.adapter_bytes.is_some_and(|b| b > 18_432 * 4));
+    let adapters = results.join("tiny/adapters");
+    for r in &rows {
+        let dir = adapters.join(&r.run_id[..16]);
+        assert_eq!(
+            r.adapter_bytes,
+            Some(
+                std::fs::metadata(dir.join("adapter.safetensors"))
+                    .unwrap()
+                    .len()
+            ),
+            "{}",
+            r.method
+        );
+        // Copies where the ecosystem has the method: LoRA in both; the parallel adapter and
+        // the preset's prefix (positions left alone) in AdapterHub's only.
+        let copies: &[&str] = match r.method.as_str() {
+            "lora" => &["adapterhub", "peft"],
+            _ => &["adapterhub"],
+        };
+        for copy in ["adapterhub", "peft"] {
+            assert_eq!(
+                dir.join(copy).join("adapter_config.json").is_file(),
+                copies.contains(&copy),
+                "{} {copy}",
+                r.method
+            );
+        }
+    }
+    // A prefix is saved as its keys and values, 2 · l · layers · d floats, and the head
+    // (384 · 2 + 2): not its 512-wide training MLP.
+    let prefix2 = rows
+        .iter()
+        .find(|r| r.method == "prefix" && r.budgets == "2")
+        .unwrap();
+    let deployed = 4 * (2 * 2 * 6 * 384 + 384 * 2 + 2);
+    assert!(
+        prefix2
+            .adapter_bytes
+            .is_some_and(|b| b > deployed && b < deployed + 4096),
+        "{prefix2:?}"
+    );
 
     // A rerun adds nothing.
     let o = sweep(&[]);
@@ -1114,7 +1162,7 @@ fn sweep_rows(root: &Path, name: &str, toml: &str) -> Vec<peftgrid_results::Resu
 /// summary (translation) is one fixed sentence and the two image classes are red and blue, so a
 /// method that learns decodes exactly the reference (ROUGE and BLEU 100: beam search with the
 /// cache, detokenisation, scoring) or classifies every test image. UniPELT's gates are refused on
-/// an encoder-decoder as a failed row, and the sweep goes on.
+/// an encoder-decoder before any run.
 #[test]
 fn sweep_trains_generation_and_image_tasks() {
     let tmp = tempfile::tempdir().unwrap();
@@ -1193,7 +1241,6 @@ methods = [
   {{ preset = "full" }},
   {{ preset = "parallel", budgets = [[16]], train = {{ lr = 5e-2 }} }},
   {{ preset = "prefix", budgets = [[4]] }},
-  {{ preset = "unipelt" }},
 ]
 [train]
 lr = 1e-2
@@ -1232,12 +1279,66 @@ epochs = 20
             assert_eq!(deployed, r.percent_trainable);
         }
     }
-    let unipelt = rows.iter().find(|r| r.method == "unipelt").unwrap();
-    assert_eq!(unipelt.status, peftgrid_results::Status::Failed);
+    // Every run left a native adapter that reloads (outputs: the model crate's round trip).
+    for r in &ok {
+        let adapter = root
+            .join("results/xsum-tiny/adapters")
+            .join(&r.run_id[..16]);
+        assert!(adapter.join("method.json").is_file(), "{}", r.method);
+        assert_eq!(
+            r.adapter_bytes,
+            Some(
+                std::fs::metadata(adapter.join("adapter.safetensors"))
+                    .unwrap()
+                    .len()
+            )
+        );
+        let golden = fixtures().join("hf/bart/golden.safetensors");
+        let o = peftgrid(&[
+            "forward",
+            "--model",
+            bart.to_str().unwrap(),
+            "--adapter",
+            adapter.to_str().unwrap(),
+            "--inputs",
+            golden.to_str().unwrap(),
+            "--out",
+            root.join("reloaded.safetensors").to_str().unwrap(),
+        ]);
+        let out = text(&o);
+        assert!(
+            o.status.success() && out.contains(&format!("adapter {}", adapter.display())),
+            "{out}"
+        );
+    }
+    // The prefix adapter is its keys and values, 2 · l · attentions · d = 2 · 4 · 6 · 32 floats
+    // (the fixture BART: 2 + 2 self-attentions, 2 cross-attentions, 32 wide), not its MLP.
+    let prefix = ok.iter().find(|r| r.method == "prefix").unwrap();
     assert!(
-        unipelt.note.contains("gated composition"),
-        "{}",
-        unipelt.note
+        prefix
+            .adapter_bytes
+            .is_some_and(|b| b < 4 * 2 * 4 * 6 * 32 + 4096),
+        "{prefix:?}"
+    );
+
+    // UniPELT's gates are refused on an encoder-decoder when the sweep is expanded: the dry
+    // run says why, and nothing trains.
+    let refused = root.join("unipelt-bart.toml");
+    std::fs::write(
+        &refused,
+        format!(
+            "name = \"unipelt-bart\"\nbackbone = \"{}\"\ntasks = [{{ task = \"xsum\", data_dir = \"{}\" }}]\nmethods = [{{ preset = \"unipelt\" }}]\n",
+            bart.display(),
+            xsum.display()
+        ),
+    )
+    .unwrap();
+    let o = peftgrid(&["sweep", refused.to_str().unwrap(), "--dry-run"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains("unipelt") && out.contains("gated composition") && out.contains("bart"),
+        "{out}"
     );
 
     let rows = sweep_rows(

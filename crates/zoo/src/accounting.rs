@@ -42,6 +42,7 @@ pub struct Count {
 /// Counts a method on a backbone, checking that every budget fits every site.
 pub fn count(method: &MethodSpec, shape: &BackboneShape) -> Result<Count> {
     method.check()?;
+    method.check_backbone(shape)?;
     let mut rows = Vec::new();
     let mut deployed = 0;
     for m in &method.modifications {

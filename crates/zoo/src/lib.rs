@@ -24,7 +24,7 @@ pub mod spec;
 pub use accounting::{count, match_budget, Count, Target};
 pub use error::{Result, ZooError};
 pub use forms::{BuildContext, Form, Modification, Placement};
-pub use shape::{BackboneShape, SiteDims, SiteGroup, Stack};
+pub use shape::{BackboneShape, NormPlacement, SiteDims, SiteGroup, Stack};
 pub use shared::Shared;
 pub use site::{PrefixKv, Site};
 pub use space::{Activation, Composition, Init, Insertion, Position, Side};

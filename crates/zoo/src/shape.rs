@@ -14,9 +14,27 @@ pub struct Stack {
     pub cross_attention: bool,
 }
 
-/// Widths and counts of a backbone.
+/// Where a backbone's LayerNorms sit relative to its sublayers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NormPlacement {
+    /// LN(x + sublayer(x)): BERT, RoBERTa, BART. Only these have an LN(x + h) for a
+    /// `post_norm` modification to read.
+    #[default]
+    Post,
+    /// x + sublayer(LN(x)): ViT, T5, mBART.
+    Pre,
+}
+
+/// Widths and counts of a backbone, and the facts about its layout that decide which methods
+/// it can carry ([`crate::MethodSpec::check_backbone`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackboneShape {
+    /// The checkpoint's `model_type` (`bert`, `bart`, ...), for messages.
+    #[serde(default)]
+    pub family: String,
+    #[serde(default)]
+    pub norm: NormPlacement,
     /// d, the residual stream width.
     pub hidden: usize,
     pub heads: usize,
@@ -55,6 +73,11 @@ pub struct SiteDims {
 }
 
 impl BackboneShape {
+    /// Whether a stack attends to another (a decoder with cross-attention).
+    pub fn is_encoder_decoder(&self) -> bool {
+        self.stacks.iter().any(|s| s.cross_attention)
+    }
+
     pub fn layers(&self) -> usize {
         self.stacks.iter().map(|s| s.layers).sum()
     }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, ZooError};
 use crate::forms::{Form, Placement};
+use crate::shape::{BackboneShape, NormPlacement};
 use crate::{Composition, Insertion, Position};
 
 /// The largest budget a spec may set. Ranks are bounded by the widths they must fit (a few
@@ -181,6 +182,47 @@ impl MethodSpec {
         self.modifications
             .iter()
             .try_for_each(ModificationSpec::check)
+    }
+
+    /// Whether the backbone can carry the method: the rules that depend on its layout, not on
+    /// its widths (those are [`crate::count`]'s, which calls this). Checked when a sweep is
+    /// expanded, so `--dry-run` and `params` refuse what a run would.
+    pub fn check_backbone(&self, shape: &BackboneShape) -> Result<()> {
+        let refuse = |m: &ModificationSpec, message: String| ZooError::Spec {
+            spec: self.name.clone(),
+            message: format!("{}: {message}", m.form.name()),
+        };
+        let family = if shape.family.is_empty() {
+            "this backbone"
+        } else {
+            shape.family.as_str()
+        };
+        for m in &self.modifications {
+            if m.insertion == Insertion::PostNorm && shape.norm == NormPlacement::Pre {
+                return Err(refuse(m, format!(
+                    "post_norm insertion reads LN(x + h), which only a post-LN backbone has (BERT, RoBERTa, BART); {family} normalises before its sublayers"
+                )));
+            }
+            // UniPELT's gate averages σ(x W_g) over the sequence (Mao et al. define it on
+            // encoders): in a decoder that average reads tokens not generated yet, so
+            // teacher-forced training would leak the target and cached decoding would disagree.
+            if m.composition == Composition::Gated && shape.is_encoder_decoder() {
+                return Err(refuse(m, format!(
+                    "gated composition (UniPELT's gate, a mean over the sequence) is defined for encoders; on {family}, an encoder-decoder, it would read future decoder tokens"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The method as it is deployed: each form's training-time reparameterisation dropped
+    /// (a prefix's MLP), everything else as trained. What an adapter file describes.
+    pub fn deployed(&self) -> Self {
+        let mut spec = self.clone();
+        for m in &mut spec.modifications {
+            m.form = m.form.deployed();
+        }
+        spec
     }
 
     /// The budget knobs of the method, in order of its modifications.

@@ -14,7 +14,6 @@ mod seeds;
 use std::path::{Path, PathBuf};
 
 use burn::backend::NdArray;
-use peftgrid_model::adapterhub;
 use peftgrid_model::generate::GenerationConfig;
 use peftgrid_model::{
     method, tensors, Architecture, Checkpoint, Model, ModelConfig, TextTokenizer,
@@ -464,7 +463,7 @@ fn fuzz_adapter_config() {
             let mut files: Vec<&Path> = weights.iter().map(PathBuf::as_path).collect();
             files.push(&folder.dir);
             Outcome::naming_one_of(
-                adapterhub::load_any(&mut model, &folder.config, &folder.dir, &device),
+                peftgrid_model::formats::load_any(&mut model, &folder.config, &folder.dir, &device),
                 &files,
             )
         },
@@ -499,7 +498,7 @@ fn fuzz_adapter_weights() {
             let mut model = folder.model.clone();
             let config_file = folder.dir.join("adapter_config.json");
             Outcome::naming_one_of(
-                adapterhub::load_any(&mut model, &folder.config, &folder.dir, &device),
+                peftgrid_model::formats::load_any(&mut model, &folder.config, &folder.dir, &device),
                 &[weights, &config_file],
             )
         },
@@ -590,7 +589,12 @@ fn regression_adapter_rank_past_any_budget() {
     let folder = peft_lora_with(root.path(), "r", (1u64 << 40).into());
     let mut model = folder.model.clone();
     let (result, peak) = harness::tracking_allocations(|| {
-        adapterhub::load_any(&mut model, &folder.config, &folder.dir, &Default::default())
+        peftgrid_model::formats::load_any(
+            &mut model,
+            &folder.config,
+            &folder.dir,
+            &Default::default(),
+        )
     });
     let e = result.expect_err("refused").to_string();
     assert!(

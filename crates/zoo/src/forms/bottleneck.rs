@@ -299,6 +299,19 @@ impl<B: Backend> MaskedLinear<B> {
         }
     }
 
+    /// Zeroes the pruned entries of the weight (training leaves them at their initial values,
+    /// masked out), so that the mask can be read back from a saved weight.
+    pub fn zero_pruned(&mut self) {
+        let mask = self.mask.clone();
+        self.linear.weight = self.linear.weight.clone().map(|w| w * mask);
+    }
+
+    /// The mask of a weight loaded from a file: 1 where it is not zero. A kept entry that
+    /// trained to exactly zero would be taken as pruned, which computes the same.
+    pub fn restore_mask(&mut self) {
+        self.mask = self.linear.weight.val().not_equal_elem(0.0).float();
+    }
+
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let w = self.linear.weight.val() * self.mask.clone();
         let y = x.matmul(w.unsqueeze());
@@ -370,6 +383,22 @@ impl<B: Backend> FormModule<B> for Bottleneck<B> {
             shared,
         );
         h + self.compose.apply(&z, delta)
+    }
+
+    fn deploy(&mut self) {
+        for p in [&mut self.down, &mut self.up] {
+            if let Projection::Masked(m) = p {
+                m.zero_pruned();
+            }
+        }
+    }
+
+    fn restore_constants(&mut self) {
+        for p in [&mut self.down, &mut self.up] {
+            if let Projection::Masked(m) = p {
+                m.restore_mask();
+            }
+        }
     }
 
     fn pruned_params(&self) -> usize {

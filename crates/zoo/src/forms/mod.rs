@@ -77,6 +77,15 @@ pub trait FormSpec {
     fn deployed_params(&self, p: &Placement, dims: SiteDims) -> usize {
         self.site_params(p, dims)
     }
+    /// The options as deployed: a training-time reparameterisation dropped (prefix: its MLP,
+    /// which [`Shared::merge_prefixes`] folds away). The module built from them reads the
+    /// deployed tensors under the same paths.
+    fn deployed(&self) -> Self
+    where
+        Self: Clone,
+    {
+        self.clone()
+    }
     /// Creates what a group of `layers` sites shares and returns its index in [`Shared`].
     fn build_shared<B: Backend>(
         &self,
@@ -139,6 +148,12 @@ pub trait FormModule<B: Backend> {
     fn pruned_params(&self) -> usize {
         0
     }
+    /// Puts the parameters in the state they are saved in, computing the same: a sparse
+    /// adapter's pruned entries to zero, so that its mask can be read back from them.
+    fn deploy(&mut self) {}
+    /// Re-derives what the module holds besides its parameters (constants, which no file
+    /// stores) after its parameters were loaded from a file: a pruning mask from the zeros.
+    fn restore_constants(&mut self) {}
 }
 
 macro_rules! forms {
@@ -185,6 +200,9 @@ macro_rules! forms {
             pub fn deployed_shared_params(&self, p: &Placement, layers: usize, dims: SiteDims, shape: &BackboneShape) -> usize {
                 match self { $(Form::$variant(s) => s.deployed_shared_params(p, layers, dims, shape),)* }
             }
+            pub fn deployed(&self) -> Form {
+                match self { $(Form::$variant(s) => Form::$variant(s.deployed()),)* }
+            }
             pub fn build_shared<B: Backend>(&self, p: &Placement, layers: usize, dims: SiteDims, shared: &mut Shared<B>, device: &B::Device) -> Option<usize> {
                 match self { $(Form::$variant(s) => s.build_shared(p, layers, dims, shared, device),)* }
             }
@@ -223,6 +241,12 @@ macro_rules! forms {
             }
             pub fn pruned_params(&self) -> usize {
                 match self { $(Modification::$variant(m) => m.pruned_params(),)* }
+            }
+            pub fn deploy(&mut self) {
+                match self { $(Modification::$variant(m) => m.deploy(),)* }
+            }
+            pub fn restore_constants(&mut self) {
+                match self { $(Modification::$variant(m) => m.restore_constants(),)* }
             }
         }
     };

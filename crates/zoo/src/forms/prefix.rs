@@ -95,6 +95,13 @@ impl FormSpec for PrefixSpec {
         }
     }
 
+    fn deployed(&self) -> Self {
+        Self {
+            reparam: None,
+            ..self.clone()
+        }
+    }
+
     fn deployed_shared_params(
         &self,
         _p: &Placement,
