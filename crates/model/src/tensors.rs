@@ -42,8 +42,17 @@ impl NamedTensor {
             | DType::U64
             | DType::U32
             | DType::U16
-            | DType::U8 => Values::I64(data.convert::<i64>().into_vec().unwrap_or_default()),
-            _ => Values::F32(data.convert::<f32>().into_vec().unwrap_or_default()),
+            | DType::U8 => Values::I64(
+                data.convert::<i64>()
+                    .into_vec()
+                    .expect("convert::<i64> gives i64 values"),
+            ),
+            // Not an empty tensor on failure: that would be written as a tensor of another size.
+            _ => Values::F32(
+                data.convert::<f32>()
+                    .into_vec()
+                    .expect("convert::<f32> gives f32 values"),
+            ),
         };
         Self { shape, values }
     }

@@ -22,7 +22,7 @@
 //! A column may set its own `backbone` and `split`. A row names the method by `method` (a
 //! preset or spec name), by `design` (the design point, in the format of the [`ResultRow`]
 //! fields: `{ forms = "low_rank", positions = "ffn_in,ffn_out", insertions = "parallel",
-//! compositions = "scaled(4)" }`), or both; it may carry `params` (a count such as `"0.36M"` where
+//! compositions = "scaled(s=4.0)" }`, the zoo's texts), or both; it may carry `params` (a count such as `"0.36M"` where
 //! the paper gives no %), `condition` (e.g. `"K=100"`) and `note`. A value of `nan` means the
 //! paper reports none for that column.
 //!
@@ -100,7 +100,7 @@ pub struct Design {
     pub positions: String,
     /// e.g. `parallel+parallel`.
     pub insertions: String,
-    /// e.g. `add+scaled(4)`.
+    /// e.g. `add+scaled(s=4.0)`.
     pub compositions: String,
 }
 
@@ -129,8 +129,37 @@ impl Design {
         self.forms.trim() == other.forms.trim()
             && positions(&self.positions) == positions(&other.positions)
             && self.insertions.trim() == other.insertions.trim()
-            && self.compositions.trim() == other.compositions.trim()
+            && same_compositions(&self.compositions, &other.compositions)
     }
+}
+
+/// Compositions `+`-joined per modification, compared by value: `scaled(s=4.0)` (the zoo's
+/// text, what rows hold) = `scaled(s=4)` = `scaled(4)` (rows written before the zoo owned the
+/// text, and `alpha/r(16)` for `alpha_over_rank(alpha=16.0)`). A bare kind in either, such as
+/// `learned`, matches that kind with any value: a learned scale's start is a hyperparameter,
+/// not a design point.
+fn same_compositions(a: &str, b: &str) -> bool {
+    /// (kind, value) of one composition.
+    fn parse(text: &str) -> (String, Option<f64>) {
+        let text = text.trim();
+        let Some((kind, rest)) = text.split_once('(') else {
+            return (text.to_string(), None);
+        };
+        let arg = rest.trim_end_matches(')');
+        let value = arg.rsplit('=').next().unwrap_or(arg).trim().parse().ok();
+        let kind = if kind == "alpha/r" {
+            "alpha_over_rank"
+        } else {
+            kind
+        };
+        (kind.to_string(), value)
+    }
+    let (a, b): (Vec<&str>, Vec<&str>) = (a.split('+').collect(), b.split('+').collect());
+    a.len() == b.len()
+        && a.iter().zip(&b).all(|(x, y)| match (parse(x), parse(y)) {
+            ((kx, Some(vx)), (ky, Some(vy))) => kx == ky && vx == vy,
+            ((kx, _), (ky, _)) => kx == ky,
+        })
 }
 
 impl PublishedEntry {

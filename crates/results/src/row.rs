@@ -73,7 +73,7 @@ pub struct ResultRow {
     pub positions: String,
     /// Insertions per modification, e.g. `parallel+parallel`.
     pub insertions: String,
-    /// Compositions per modification, e.g. `add+scaled(4)`.
+    /// Compositions per modification, e.g. `add+scaled(s=4.0)` (`MethodSpec::dimensions`).
     pub compositions: String,
     /// Budget knobs per modification, e.g. `30+512`; empty when there are none.
     pub budgets: String,

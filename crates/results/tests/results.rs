@@ -596,6 +596,38 @@ fn builtin_published_numbers_parse_and_match() {
         "low_rank|ffn_in,ffn_out|parallel|scaled(1)",
     );
     assert_eq!(p.matching(&s1)[0].value, 44.17);
+    // Rows hold the zoo's text (`scaled(s=4.0)`); rows written before it held `scaled(4)` and
+    // `alpha/r(16)`: both match, by value.
+    for text in ["scaled(s=4.0)", "scaled(s=4)", "scaled(4)"] {
+        let row = design_row(
+            "bart-large",
+            "xsum",
+            "x",
+            "102",
+            &format!("low_rank|ffn_in,ffn_out|parallel|{text}"),
+        );
+        assert_eq!(p.matching(&row)[0].value, 44.53, "{text}");
+    }
+    let s2 = design_row(
+        "bart-large",
+        "xsum",
+        "x",
+        "102",
+        "low_rank|ffn_in,ffn_out|parallel|scaled(s=2.0)",
+    );
+    assert!(p.matching(&s2).is_empty());
+    // A published `learned` is any learned scale, whatever it starts at.
+    let learned = design_row(
+        "bart-large",
+        "xsum",
+        "x",
+        "512",
+        "bottleneck|ffn|parallel|learned(init=1.0)",
+    );
+    assert_eq!(
+        p.matching(&learned)[0].label,
+        "Scaled PA (ffn, learnable s)"
+    );
     // The lora preset (alpha/r) is not He et al.'s LoRA at the attention (s = 4).
     let preset = design_row(
         "bart-large",
@@ -603,6 +635,14 @@ fn builtin_published_numbers_parse_and_match() {
         "lora",
         "200",
         "low_rank|q,v|parallel|alpha/r(16)",
+    );
+    assert!(p.matching(&preset).is_empty());
+    let preset = design_row(
+        "bart-large",
+        "xsum",
+        "lora",
+        "200",
+        "low_rank|q,v|parallel|alpha_over_rank(alpha=16.0)",
     );
     assert!(p.matching(&preset).is_empty());
     let pfeiffer = design_row(

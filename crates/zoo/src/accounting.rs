@@ -58,7 +58,7 @@ pub fn count(method: &MethodSpec, shape: &BackboneShape) -> Result<Count> {
             ParamGroup::LayerNorms => shape.layer_norms,
         };
         rows.push(CountRow {
-            what: format!("pretrained {group:?}").to_lowercase(),
+            what: format!("pretrained {group}"),
             sites: 1,
             per_site: n,
             shared: 0,

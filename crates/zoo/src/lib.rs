@@ -28,4 +28,4 @@ pub use shape::{BackboneShape, NormPlacement, SiteDims, SiteGroup, Stack};
 pub use shared::Shared;
 pub use site::{PrefixKv, Site};
 pub use space::{Activation, Composition, Init, Insertion, Position, Side};
-pub use spec::{MethodSpec, ModificationSpec, ParamGroup};
+pub use spec::{Dimensions, MethodSpec, ModificationSpec, ParamGroup};

@@ -123,6 +123,15 @@ pub enum Insertion {
 }
 
 impl Insertion {
+    /// Its name in specs and in result columns.
+    pub fn name(self) -> &'static str {
+        match self {
+            Insertion::Sequential => "sequential",
+            Insertion::Parallel => "parallel",
+            Insertion::PostNorm => "post_norm",
+        }
+    }
+
     /// Whether Δh reads the state it modifies, h. Otherwise it reads what the site hands it
     /// beside h: the wrapped computation's input x, or LN(x + h) for `PostNorm`.
     pub fn reads_h(self) -> bool {
@@ -156,7 +165,42 @@ pub enum Composition {
     Gated,
 }
 
+impl std::fmt::Display for Insertion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The one text of a composition, its spec's `kind` and options: `add`, `scaled(s=4.0)`,
+/// `alpha_over_rank(alpha=16.0)`, `learned(init=1.0)`, `gated`. Numbers are written as JSON
+/// writes them, so the text reads back the value the spec holds.
+impl std::fmt::Display for Composition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let number = |x: f64| serde_json::Value::from(x).to_string();
+        match *self {
+            Composition::Add => f.write_str("add"),
+            Composition::Scaled { s } => write!(f, "scaled(s={})", number(s)),
+            Composition::AlphaOverRank { alpha } => {
+                write!(f, "alpha_over_rank(alpha={})", number(alpha))
+            }
+            Composition::Learned { init } => write!(f, "learned(init={})", number(init)),
+            Composition::Gated => f.write_str("gated"),
+        }
+    }
+}
+
 impl Composition {
+    /// Its `kind` in specs: `scaled` for `scaled(s=4.0)`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Composition::Add => "add",
+            Composition::Scaled { .. } => "scaled",
+            Composition::AlphaOverRank { .. } => "alpha_over_rank",
+            Composition::Learned { .. } => "learned",
+            Composition::Gated => "gated",
+        }
+    }
+
     /// The fixed factor (1 for learned and gated, whose factor is a parameter).
     pub fn fixed_scale(&self, budget: usize) -> f64 {
         match *self {

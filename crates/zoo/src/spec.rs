@@ -42,6 +42,40 @@ pub enum ParamGroup {
     LayerNorms,
 }
 
+impl ParamGroup {
+    /// Its name in specs (`unfreeze = ["layer_norms"]`) and in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            ParamGroup::All => "all",
+            ParamGroup::Biases => "biases",
+            ParamGroup::LayerNorms => "layer_norms",
+        }
+    }
+}
+
+impl std::fmt::Display for ParamGroup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A method's place in the design space as text: one entry per modification, `+`-joined (the
+/// positions of one modification `,`-joined). Result rows hold these columns, reports group by
+/// them and published numbers are matched on them, so there is one way to write each.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Dimensions {
+    /// `low_rank`, `prefix+bottleneck`.
+    pub forms: String,
+    /// `q,v`, `head+ffn`.
+    pub positions: String,
+    /// `parallel`, `sequential+post_norm`.
+    pub insertions: String,
+    /// `add+scaled(s=4.0)` (see [`Composition`]'s `Display`).
+    pub compositions: String,
+    /// The budget knobs of the modifications that have one: `30+512`; empty for none.
+    pub budgets: String,
+}
+
 /// A PEFT method: what it adds, what it unfreezes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MethodSpec {
@@ -83,6 +117,22 @@ impl ModificationSpec {
     pub fn budget(mut self, budget: usize) -> Self {
         self.budget = Some(budget);
         self
+    }
+
+    /// Its positions, `,`-joined: `q,v`.
+    pub fn positions(&self) -> String {
+        self.at
+            .iter()
+            .map(|p| p.name())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Where and how it is placed, `q+v/parallel/scaled(s=4.0)`: what names a design-space
+    /// grid point (`low_rank@q+v/parallel/scaled(s=4.0)`).
+    pub fn placement_label(&self) -> String {
+        let at: Vec<&str> = self.at.iter().map(|p| p.name()).collect();
+        format!("{}/{}/{}", at.join("+"), self.insertion, self.composition)
     }
 
     /// The placement at one of its positions.
@@ -225,6 +275,29 @@ impl MethodSpec {
         spec
     }
 
+    /// Its design-space dimensions as text ([`Dimensions`]).
+    pub fn dimensions(&self) -> Dimensions {
+        let join = |f: &dyn Fn(&ModificationSpec) -> String| {
+            self.modifications
+                .iter()
+                .map(f)
+                .collect::<Vec<_>>()
+                .join("+")
+        };
+        Dimensions {
+            forms: join(&|m| m.form.name().to_string()),
+            positions: join(&|m| m.positions()),
+            insertions: join(&|m| m.insertion.to_string()),
+            compositions: join(&|m| m.composition.to_string()),
+            budgets: self
+                .budgets()
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join("+"),
+        }
+    }
+
     /// The budget knobs of the method, in order of its modifications.
     pub fn budgets(&self) -> Vec<usize> {
         self.modifications.iter().filter_map(|m| m.budget).collect()
@@ -250,12 +323,19 @@ impl MethodSpec {
         Ok(self)
     }
 
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_default()
+    pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string_pretty(self).map_err(|e| self.not_written("JSON", e.to_string()))
     }
 
-    pub fn to_toml(&self) -> String {
-        toml::to_string(self).unwrap_or_default()
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string(self).map_err(|e| self.not_written("TOML", e.to_string()))
+    }
+
+    fn not_written(&self, format: &str, why: String) -> ZooError {
+        ZooError::Spec {
+            spec: self.name.clone(),
+            message: format!("cannot be written as {format}: {why}"),
+        }
     }
 
     /// Reads a spec from JSON or TOML text (`origin` names it in errors).
@@ -313,12 +393,13 @@ impl MethodSpec {
     }
 }
 
-/// `bottleneck(act=relu) r=64 @ ffn_out, parallel, scaled(s=4)`: one line per modification,
+/// `bottleneck(act=relu) r=64 @ ffn_out, parallel, scaled(s=4.0)`: one line per modification,
 /// options that differ from nothing are shown as the spec holds them.
 impl std::fmt::Display for ModificationSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.form.name())?;
-        let options = inline_fields(&serde_json::to_value(&self.form).unwrap_or_default());
+        let form = serde_json::to_value(&self.form).map_err(|_| std::fmt::Error)?;
+        let options = inline_fields(&form);
         if !options.is_empty() {
             write!(f, "({options})")?;
         }
@@ -326,24 +407,13 @@ impl std::fmt::Display for ModificationSpec {
             write!(f, " {knob}={b}")?;
         }
         let at: Vec<&str> = self.at.iter().map(|p| p.name()).collect();
-        write!(f, " @ {}", at.join("+"))?;
-        let insertion = match self.insertion {
-            Insertion::Sequential => "sequential",
-            Insertion::Parallel => "parallel",
-            Insertion::PostNorm => "post_norm",
-        };
-        write!(f, ", {insertion}")?;
-        let composition = serde_json::to_value(self.composition).unwrap_or_default();
-        let kind = composition
-            .get("kind")
-            .and_then(|k| k.as_str())
-            .unwrap_or("?");
-        let options = inline_fields(&composition);
-        if options.is_empty() {
-            write!(f, ", {kind}")
-        } else {
-            write!(f, ", {kind}({options})")
-        }
+        write!(
+            f,
+            " @ {}, {}, {}",
+            at.join("+"),
+            self.insertion,
+            self.composition
+        )
     }
 }
 

@@ -534,8 +534,8 @@ fn fuzz_tokenizer_json() {
 #[test]
 fn fuzz_method_specs() {
     let specs: Vec<MethodSpec> = PRESETS.iter().map(|p| (p.build)()).collect();
-    let json: Vec<String> = specs.iter().map(MethodSpec::to_json).collect();
-    let toml: Vec<String> = specs.iter().map(MethodSpec::to_toml).collect();
+    let json: Vec<String> = specs.iter().map(|s| s.to_json().unwrap()).collect();
+    let toml: Vec<String> = specs.iter().map(|s| s.to_toml().unwrap()).collect();
     let device = Default::default();
     let base = peftgrid_model::load::<B>(fixtures().join("adapters/base"), &device).unwrap();
     let shape = base.config.shape();
@@ -632,7 +632,7 @@ fn regression_config_sizes_past_any_model() {
 #[test]
 fn regression_method_spec_budget_names_the_file() {
     let lora = PRESETS.iter().find(|p| p.name == "lora").unwrap();
-    let json = (lora.build)().to_json();
+    let json = (lora.build)().to_json().unwrap();
     assert!(json.contains("\"budget\": 8"), "{json}");
     let json = json.replace("\"budget\": 8", &format!("\"budget\": {}", 1u64 << 40));
     let e = MethodSpec::parse(&json, "specs/huge.json")
