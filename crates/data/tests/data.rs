@@ -1,6 +1,10 @@
 //! The data crate's acceptance tests: small files in every public format (written here into a
 //! temporary folder), good and broken, through every loader, the image pipeline, tokenisation,
 //! batching, low-resource sampling and the data-check report.
+//!
+//! Over 800 lines on purpose: the project keeps one integration-test binary per crate (each
+//! binary links Burn and costs CI minutes to build), so a crate's acceptance tests share this
+//! file; they are grouped by loader/feature, each group self-contained.
 
 use std::fs;
 use std::io::Cursor;

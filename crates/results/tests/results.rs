@@ -1,6 +1,10 @@
 //! The results crate end to end on tiny synthetic rows: Parquet round trip, atomic writes,
 //! corrupt files, merging shards, report tables (exact cells), published numbers, the chart
 //! and regression checks.
+//!
+//! Over 800 lines on purpose: the project keeps one integration-test binary per crate (each
+//! binary costs CI minutes to build and link), so a crate's acceptance tests share this
+//! file; they are grouped by loader/feature, each group self-contained.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

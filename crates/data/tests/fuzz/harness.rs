@@ -8,6 +8,9 @@
 //! takes longer than [`SLOW_CASE`] (a hang in the making) and, where [`PeakAlloc`] is the
 //! binary's allocator, a single allocation over [`ALLOCATION_LIMIT`] (a declared size trusted
 //! before the data was checked).
+//!
+//! Over 800 lines on purpose: one harness (runner, mutators, seed inputs, tally) shared by three
+//! crates' fuzz modules through `#[path]`, so every crate fuzzes with the same machinery.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
