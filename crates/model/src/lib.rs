@@ -8,8 +8,6 @@
 //!                                                        └─ input site, per-layer LayerSites
 //! ```
 
-mod adapter_folder;
-pub mod adapterhub;
 pub mod bert;
 pub mod checkpoint;
 pub mod config;
@@ -18,7 +16,6 @@ pub mod formats;
 pub mod generate;
 pub mod layers;
 pub mod method;
-pub mod peft;
 pub mod roberta;
 pub mod seq2seq;
 pub mod shape;

@@ -18,7 +18,7 @@ use burn::prelude::*;
 use peftgrid_zoo::{BackboneShape, MethodSpec};
 use serde::{Deserialize, Serialize};
 
-use crate::adapter_folder::{about_config, config_error};
+use super::folder::{about_config, config_error};
 use crate::config::ModelConfig;
 use crate::error::{ModelError, Result};
 use crate::method::apply;

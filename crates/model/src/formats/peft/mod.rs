@@ -1,0 +1,388 @@
+//! peft's adapter format: `adapter_config.json` + `adapter_model.safetensors` (or `.bin`).
+//! Loading turns the adapter into a [`MethodSpec`] of the design space, places it on the model and
+//! fills its modules with the saved tensors; saving writes ours back in the same format.
+//!
+//! One file per form peft has: [`low_rank`] (`LORA`), [`rescale`] (`IA3`), [`prompt`]
+//! (`PROMPT_TUNING`) and [`prefix`] (`PREFIX_TUNING`). [`peft_type_of`] says, for every form of the
+//! design space, which peft type holds it or why none does: a form added to the zoo does not
+//! compile here until it is answered.
+
+mod low_rank;
+mod prefix;
+mod prompt;
+mod rescale;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use peftgrid_zoo::shared::Shared;
+use peftgrid_zoo::{Form, MethodSpec, Position, Site};
+use serde_json::{json, Value};
+
+use super::folder::{about_config, config_error, open_weights, read_config};
+use crate::checkpoint::Checkpoint;
+use crate::config::ModelConfig;
+use crate::error::{ModelError, Result};
+use crate::layers::EncoderLayer;
+use crate::tensors::{self, NamedTensor};
+use crate::Model;
+
+/// peft's weight files, in the order they are tried.
+pub const ADAPTER_FILES: &[&str] = &["adapter_model.safetensors", "adapter_model.bin"];
+
+/// The peft types peftgrid reads and writes (`peft_type` in `adapter_config.json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PeftType {
+    Lora,
+    Ia3,
+    PromptTuning,
+    PrefixTuning,
+}
+
+impl PeftType {
+    pub const ALL: [PeftType; 4] = [
+        PeftType::Lora,
+        PeftType::Ia3,
+        PeftType::PromptTuning,
+        PeftType::PrefixTuning,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PeftType::Lora => "LORA",
+            PeftType::Ia3 => "IA3",
+            PeftType::PromptTuning => "PROMPT_TUNING",
+            PeftType::PrefixTuning => "PREFIX_TUNING",
+        }
+    }
+}
+
+/// The peft type that holds a form, or why peft has none.
+pub fn peft_type_of(form: &Form) -> std::result::Result<PeftType, &'static str> {
+    match form {
+        Form::LowRank(_) => Ok(PeftType::Lora),
+        Form::Rescale(_) => Ok(PeftType::Ia3),
+        Form::Prompt(_) => Ok(PeftType::PromptTuning),
+        Form::Prefix(_) => Ok(PeftType::PrefixTuning),
+        Form::Bottleneck(_) => Err("peft has no bottleneck adapters (AdapterHub's format has)"),
+        Form::Kronecker(_) => {
+            Err("peft has no KronA (its LoKr scales and factorises A ⊗ B otherwise)")
+        }
+        Form::TokenBias(_) => Err("peft has no AdapterBias"),
+    }
+}
+
+/// A peft adapter folder, read.
+pub struct PeftAdapter {
+    pub dir: PathBuf,
+    pub config: Value,
+    pub peft_type: String,
+    weights: Checkpoint,
+}
+
+impl PeftAdapter {
+    pub fn open(dir: &Path) -> Result<Self> {
+        let (config_path, config) = read_config(dir)?;
+        let peft_type = config
+            .get("peft_type")
+            .and_then(Value::as_str)
+            .ok_or_else(|| config_error(&config_path, "peft_type", "missing"))?
+            .to_string();
+        let weights = open_weights(
+            dir,
+            ADAPTER_FILES,
+            "peft's save_pretrained() writes it next to adapter_config.json.",
+        )?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            config,
+            peft_type,
+            weights,
+        })
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.dir.join("adapter_config.json")
+    }
+
+    fn field<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T> {
+        let value = self.config.get(name).cloned().unwrap_or(Value::Null);
+        serde_json::from_value(value)
+            .map_err(|e| config_error(&self.config_path(), name, e.to_string()))
+    }
+
+    /// Refuses options whose semantics peftgrid does not implement, instead of ignoring them.
+    fn refuse(&self, name: &str, allowed: impl Fn(&Value) -> bool) -> Result<()> {
+        match self.config.get(name) {
+            Some(v) if !allowed(v) => Err(config_error(
+                &self.config_path(),
+                name,
+                format!("{v} is not supported"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The weight entries by module: `module path → (suffix → tensor name)`.
+    fn modules(&self, suffixes: &[&str]) -> BTreeMap<String, BTreeMap<String, String>> {
+        let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        for key in self.weights.keys() {
+            for suffix in suffixes {
+                if let Some(module) = key.strip_suffix(&format!(".{suffix}")) {
+                    let module = module.strip_prefix("base_model.model.").unwrap_or(module);
+                    out.entry(module.to_string())
+                        .or_default()
+                        .insert(suffix.to_string(), key.to_string());
+                }
+            }
+        }
+        out
+    }
+
+    /// A tensor the adapter was found to have, with an error naming it when it is missing.
+    fn tensor_name<'a>(
+        &self,
+        names: &'a BTreeMap<String, String>,
+        suffix: &str,
+        at: impl std::fmt::Display,
+    ) -> Result<&'a String> {
+        names.get(suffix).ok_or_else(|| ModelError::MissingTensor {
+            path: self.weights.path().to_path_buf(),
+            key: format!("{suffix} of {at}"),
+            tried: "the adapter's keys".into(),
+        })
+    }
+}
+
+/// Loads a peft adapter onto `model` and returns the method it amounts to.
+pub fn load_adapter<B: Backend>(
+    model: &mut Model<B>,
+    config: &ModelConfig,
+    dir: &Path,
+    device: &B::Device,
+) -> Result<MethodSpec> {
+    if matches!(model, Model::Seq2Seq(_)) {
+        return Err(super::seq2seq_unsupported("a peft adapter"));
+    }
+    let adapter = PeftAdapter::open(dir)?;
+    let Some(peft_type) = PeftType::ALL
+        .into_iter()
+        .find(|t| t.name() == adapter.peft_type)
+    else {
+        let known: Vec<&str> = PeftType::ALL.iter().map(|t| t.name()).collect();
+        return Err(config_error(
+            &adapter.config_path(),
+            "peft_type",
+            format!(
+                "`{}` is not supported ({} are)",
+                adapter.peft_type,
+                known.join(", ")
+            ),
+        ));
+    };
+    match peft_type {
+        PeftType::Lora => low_rank::load(model, config, &adapter, device),
+        PeftType::Ia3 => rescale::load(model, config, &adapter, device),
+        PeftType::PromptTuning => prompt::load(model, config, &adapter, device),
+        PeftType::PrefixTuning => prefix::load(model, config, &adapter, device),
+    }
+    .map_err(|e| about_config(&adapter.config_path(), e))
+}
+
+/// (layer, position) → tensor names, for every module the adapter touches.
+fn locate<B: Backend>(
+    model: &Model<B>,
+    adapter: &PeftAdapter,
+    modules: BTreeMap<String, BTreeMap<String, String>>,
+) -> Result<BTreeMap<(usize, Position), BTreeMap<String, String>>> {
+    modules
+        .into_iter()
+        .map(|(module, tensors)| {
+            model
+                .locate(&module)
+                .map(|at| (at, tensors))
+                .ok_or_else(|| ModelError::BadTensor {
+                    path: adapter.weights.path().to_path_buf(),
+                    key: module.clone(),
+                    message: "not a projection of this model's layers".into(),
+                })
+        })
+        .collect()
+}
+
+/// Every layer must carry the adapter at every position it names (peft's `layers_to_transform`
+/// would place it on some layers only; that is refused, not silently extended).
+fn positions_on_every_layer<B: Backend>(
+    model: &Model<B>,
+    adapter: &PeftAdapter,
+    found: &BTreeMap<(usize, Position), BTreeMap<String, String>>,
+) -> Result<Vec<Position>> {
+    let positions: BTreeSet<Position> = found.keys().map(|(_, p)| *p).collect();
+    for &p in &positions {
+        for layer in 0..model.num_layers() {
+            if !found.contains_key(&(layer, p)) {
+                return Err(ModelError::MissingTensor {
+                    path: adapter.weights.path().to_path_buf(),
+                    key: format!("layer {layer}, position {p}"),
+                    tried: "the adapter's keys".into(),
+                });
+            }
+        }
+    }
+    Ok(positions.into_iter().collect())
+}
+
+/// What a form's writer gets: the method's layers and model-level modules, and where to put
+/// tensors and config keys.
+struct Writer<'a, B: Backend> {
+    model: &'a Model<B>,
+    config: &'a ModelConfig,
+    spec: &'a MethodSpec,
+    layers: &'a [EncoderLayer<B>],
+    input: &'a Site<B>,
+    shared: &'a Shared<B>,
+    /// `base_model.model.` + the backbone's prefix inside a model with a head.
+    prefix: String,
+    tensors: BTreeMap<String, NamedTensor>,
+    adapter_config: Value,
+    config_path: PathBuf,
+}
+
+impl<B: Backend> Writer<'_, B> {
+    fn put(&mut self, name: String, t: TensorData) {
+        self.tensors.insert(name, NamedTensor::from_data(t));
+    }
+
+    fn set(&mut self, key: &str, value: Value) {
+        self.adapter_config[key] = value;
+    }
+
+    /// peft's module path of the projection at `p` in layer `layer`.
+    fn module(&self, layer: usize, p: Position) -> Result<String> {
+        let keys = self.model.layer_keys(layer);
+        let projection = keys.projection(p).ok_or_else(|| {
+            self.unsupported(&format!(
+                "peft places its modules on projections, and `{p}` is not one"
+            ))
+        })?;
+        Ok(format!("base_model.model.{}{projection}", self.prefix))
+    }
+
+    /// peft's `target_modules`: it matches by suffix, and the last two path components of a
+    /// projection are unambiguous.
+    fn target_names(&self, positions: &BTreeSet<Position>) -> Result<Vec<String>> {
+        let keys = self.model.layer_keys(0);
+        positions
+            .iter()
+            .map(|p| {
+                let k = keys.projection(*p).ok_or_else(|| {
+                    self.unsupported(&format!("`{p}` is not a projection peft can target"))
+                })?;
+                Ok(k.splitn(4, '.').nth(3).unwrap_or(k).to_string())
+            })
+            .collect()
+    }
+
+    fn unsupported(&self, why: &str) -> ModelError {
+        config_error(
+            &self.config_path,
+            "peft_type",
+            format!("method `{}` has no peft form: {why}", self.spec.name),
+        )
+    }
+
+    /// The config keys of peft's prompt-learning types (prompt and prefix tuning).
+    fn prompt_learning(&mut self, peft_type: PeftType, l: usize) {
+        let dims = self.config.dims();
+        let layers = self.layers.len();
+        self.set("peft_type", json!(peft_type.name()));
+        self.set("task_type", json!("FEATURE_EXTRACTION"));
+        self.set("num_virtual_tokens", json!(l));
+        self.set("token_dim", json!(dims.hidden));
+        self.set("num_transformer_submodules", json!(1));
+        self.set("num_attention_heads", json!(dims.heads));
+        self.set("num_layers", json!(layers));
+    }
+}
+
+/// Writes the method on `model` as a peft adapter: one peft type (LoRA, IA3, prompt or prefix
+/// tuning), nothing pretrained unfrozen.
+pub fn save_adapter<B: Backend>(
+    model: &Model<B>,
+    config: &ModelConfig,
+    spec: &MethodSpec,
+    dir: &Path,
+) -> Result<()> {
+    let config_path = dir.join("adapter_config.json");
+    let unsupported = |why: &str| {
+        config_error(
+            &config_path,
+            "peft_type",
+            format!("method `{}` has no peft form: {why}", spec.name),
+        )
+    };
+    let (layers, input, shared) = match model {
+        Model::Text(m) => (&m.layers, &m.input, &m.shared),
+        Model::Vit(m) => (&m.layers, &m.input, &m.shared),
+        Model::Seq2Seq(_) => return Err(super::seq2seq_unsupported("a peft adapter")),
+    };
+    if !spec.unfreeze.is_empty() {
+        return Err(unsupported(
+            "a peft adapter holds no unfrozen pretrained parameters",
+        ));
+    }
+    let types = spec
+        .modifications
+        .iter()
+        .map(|m| peft_type_of(&m.form))
+        .collect::<std::result::Result<BTreeSet<PeftType>, _>>()
+        .map_err(unsupported)?;
+    let peft_type = match (types.len(), types.first()) {
+        (1, Some(&t)) => t,
+        (0, _) => return Err(unsupported("it has no modifications")),
+        _ => return Err(unsupported("a peft adapter holds one peft type")),
+    };
+    let prefix = match config.head {
+        crate::HeadKind::None => String::new(),
+        _ => format!("{}.", config.base_prefix()),
+    };
+    let mut w = Writer {
+        model,
+        config,
+        spec,
+        layers,
+        input,
+        shared,
+        prefix,
+        tensors: BTreeMap::new(),
+        adapter_config: json!({
+            "peft_version": "0.21.0",
+            "base_model_name_or_path": null,
+            "inference_mode": true,
+            "revision": null,
+            "task_type": null,
+            "modules_to_save": null,
+            "auto_mapping": null,
+        }),
+        config_path: config_path.clone(),
+    };
+    match peft_type {
+        PeftType::Lora => low_rank::save(&mut w)?,
+        PeftType::Ia3 => rescale::save(&mut w)?,
+        PeftType::PromptTuning => prompt::save(&mut w)?,
+        PeftType::PrefixTuning => prefix::save(&mut w)?,
+    }
+    std::fs::create_dir_all(dir).map_err(|source| ModelError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    // A JSON value's pretty form (`{:#}`) cannot fail.
+    std::fs::write(&config_path, format!("{:#}", w.adapter_config)).map_err(|source| {
+        ModelError::Io {
+            path: config_path.clone(),
+            source,
+        }
+    })?;
+    tensors::write(&dir.join(ADAPTER_FILES[0]), &w.tensors)
+}
