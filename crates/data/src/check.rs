@@ -77,7 +77,56 @@ impl FromStr for Dataset {
     }
 }
 
+/// How a data set's splits are used, in one table for every data set: where it lives when an
+/// experiment names no folder, which split selects the best checkpoint and which one (if any)
+/// scores it at the end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatasetLayout {
+    /// Under the repository root: `datasets/glue`, `datasets/fgvc/cub`, ...
+    pub default_dir: PathBuf,
+    /// GLUE's dev set (MNLI's matched one), CIFAR-100's test set (it has no other), VPT's
+    /// val.json for FGVC, the validation split of XSum and WMT16.
+    pub selection: Split,
+    /// Scored once with the selected model: FGVC's test split; XSum's and WMT16's when its file
+    /// is there. GLUE's test labels are not public.
+    pub test: Option<Split>,
+}
+
 impl Dataset {
+    /// See [`DatasetLayout`].
+    pub fn layout(self) -> DatasetLayout {
+        let root = PathBuf::from("datasets");
+        let (default_dir, selection, test) = match self {
+            Dataset::Glue(GlueTask::Mnli) => (root.join("glue"), Split::ValidationMatched, None),
+            Dataset::Glue(_) => (root.join("glue"), Split::Validation, None),
+            Dataset::Xsum => (root.join("xsum"), Split::Validation, Some(Split::Test)),
+            Dataset::Wmt16 => (root.join("wmt16"), Split::Validation, Some(Split::Test)),
+            Dataset::Cifar100 => (root.join("cifar100"), Split::Test, None),
+            Dataset::Fgvc(set) => (
+                root.join("fgvc").join(set.to_string()),
+                Split::Validation,
+                Some(Split::Test),
+            ),
+        };
+        DatasetLayout {
+            default_dir,
+            selection,
+            test,
+        }
+    }
+
+    /// The files of `split` in `dir`, without reading them; the error says which file is
+    /// missing and where the data set is published.
+    pub fn locate(self, dir: &Path, split: Split) -> Result<Vec<PathBuf>> {
+        match self {
+            Dataset::Glue(task) => glue::locate(dir, task, split).map(|(_, files)| files),
+            Dataset::Xsum => xsum::locate(dir, split),
+            Dataset::Wmt16 => wmt16::locate(dir, split, "en", "ro"),
+            Dataset::Cifar100 => cifar100::locate(dir, split),
+            Dataset::Fgvc(set) => fgvc::locate(dir, set, split).map(|(_, file)| vec![file]),
+        }
+    }
+
     /// The splits the data set has.
     pub fn splits(self) -> Vec<Split> {
         match self {

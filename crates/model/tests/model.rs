@@ -1,5 +1,9 @@
 //! Parity with PyTorch transformers on the shared fixtures, loading errors, and the real
 //! all-MiniLM-L6-v2 checkpoint when it has been fetched (`just fetch-minilm`).
+//!
+//! Over 800 lines on purpose: the project keeps one integration-test binary per crate (each
+//! binary links Burn and costs CI minutes to build), so the crate's acceptance tests share this
+//! file; each test is self-contained and named for what it asserts.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -279,7 +283,7 @@ fn peft_adapters_match_peft() {
         let dir = fixtures().join("hf").join(name);
         let device = Default::default();
         let mut loaded = load::<B>(dir.join("base"), &device).unwrap();
-        let spec = peftgrid_model::peft::load_adapter(
+        let spec = peftgrid_model::formats::peft::load_adapter(
             &mut loaded.model,
             &loaded.config,
             &dir.join("adapter"),
@@ -387,7 +391,7 @@ fn adapterhub_save_then_load_is_bit_identical() {
         let before = loaded.model.forward(inputs(&g, &device)).unwrap().named();
         let tmp = tempfile::tempdir().unwrap();
         let adapter_name = name.trim_start_matches("ad_");
-        peftgrid_model::adapterhub::save_adapter(
+        peftgrid_model::formats::adapterhub::save_adapter(
             &loaded.model,
             &loaded.config,
             &spec,
@@ -506,7 +510,7 @@ fn bad_adapterhub_folders_are_named_errors() {
     let (loaded, _) = with_adapterhub("ad_lora", "adapter.safetensors", &device);
     let krona = peftgrid_zoo::MethodSpec::from_arg("krona").unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let e = peftgrid_model::adapterhub::save_adapter(
+    let e = peftgrid_model::formats::adapterhub::save_adapter(
         &loaded.model,
         &loaded.config,
         &krona,
@@ -1266,9 +1270,10 @@ mod methods {
             let (mut model, config) = with_method::<B>("bert", &spec, &device);
             model.deploy();
             let dir = tempfile::tempdir().unwrap();
-            peftgrid_model::peft::save_adapter(&model, &config, &spec, dir.path()).unwrap();
+            peftgrid_model::formats::peft::save_adapter(&model, &config, &spec, dir.path())
+                .unwrap();
             let mut fresh = load::<B>(fixtures().join("hf/bert"), &device).unwrap();
-            let loaded_spec = peftgrid_model::peft::load_adapter(
+            let loaded_spec = peftgrid_model::formats::peft::load_adapter(
                 &mut fresh.model,
                 &fresh.config,
                 dir.path(),

@@ -60,7 +60,7 @@ impl BackendJob for Convert {
                     &args.out,
                 )?;
             }
-            AdapterFormat::Peft => peftgrid_model::peft::save_adapter(
+            AdapterFormat::Peft => peftgrid_model::formats::peft::save_adapter(
                 &loaded.model,
                 &loaded.config,
                 &method,
@@ -68,7 +68,7 @@ impl BackendJob for Convert {
             )?,
             AdapterFormat::Adapterhub => {
                 let name = args.name.clone().unwrap_or_else(|| method.name.clone());
-                peftgrid_model::adapterhub::save_adapter(
+                peftgrid_model::formats::adapterhub::save_adapter(
                     &loaded.model,
                     &loaded.config,
                     &method,

@@ -124,7 +124,7 @@ fn int_rows(t: Tensor<impl Backend, 2, Int>) -> Vec<Vec<i64>> {
         .into_data()
         .convert::<i64>()
         .into_vec::<i64>()
-        .unwrap_or_default();
+        .expect("the data was converted to i64 just before");
     (0..rows)
         .map(|r| v[r * cols..(r + 1) * cols].to_vec())
         .collect()
@@ -140,7 +140,10 @@ impl BackendJob for Generate {
         let model = seq2seq(loaded.model, &args.model.display().to_string())?;
         let settings = GenerationConfig::from_model_dir(&args.model)?
             .overridden_by(&args.settings.overrides()?)
-            .resolve(model.vocab_size(), crate::tasks::max_positions(&config))?;
+            .resolve(
+                model.vocab_size(),
+                crate::tasks::seq2seq::max_positions(&config),
+            )?;
 
         let mut texts = args.text.clone();
         if let Some(path) = &args.text_file {

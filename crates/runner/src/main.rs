@@ -1,26 +1,5 @@
 //! The `peftgrid` command line.
 
-mod backend;
-mod bench;
-mod compare_torch;
-mod convert;
-mod data;
-mod embed;
-mod experiment;
-mod forward;
-mod generate;
-mod methods;
-mod results_cmd;
-mod score;
-mod slurm;
-mod sweep;
-mod tasks;
-/// Helpers the integration tests share (a word-level tokenizer.json for the fixtures).
-#[cfg(test)]
-#[path = "../tests/support/mod.rs"]
-mod test_support;
-mod train;
-
 use clap::{Parser, Subcommand};
 
 /// mimalloc keeps freed tensor buffers for reuse instead of returning them to the OS between
@@ -28,7 +7,11 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use backend::{run_on, BackendKind};
+use peftgrid_runner::backend::{self, run_on, BackendKind};
+use peftgrid_runner::{
+    bench, compare_torch, convert, data, embed, forward, generate, methods, results_cmd, score,
+    slurm, sweep, train,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -158,7 +141,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report(args) => results_cmd::report(&args)?,
         Command::Merge(args) => results_cmd::merge(&args)?,
         Command::Regress(args) => results_cmd::regress(&args)?,
-        Command::Methods(args) => methods::methods(&args),
+        Command::Methods(args) => methods::methods(&args)?,
         Command::Params(args) => methods::params(&args)?,
     }
     Ok(())

@@ -15,11 +15,11 @@ pub struct MethodsArgs {
     pub json: bool,
 }
 
-pub fn methods(args: &MethodsArgs) {
+pub fn methods(args: &MethodsArgs) -> anyhow::Result<()> {
     if args.json {
         let all: Vec<_> = PRESETS.iter().map(|p| (p.build)()).collect();
-        println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
-        return;
+        println!("{}", serde_json::to_string_pretty(&all)?);
+        return Ok(());
     }
     for p in PRESETS {
         let spec = (p.build)();
@@ -28,11 +28,7 @@ pub fn methods(args: &MethodsArgs) {
             println!("{:<22}   + {m}", "");
         }
         if !spec.unfreeze.is_empty() {
-            let groups: Vec<String> = spec
-                .unfreeze
-                .iter()
-                .map(|g| format!("{g:?}").to_lowercase())
-                .collect();
+            let groups: Vec<String> = spec.unfreeze.iter().map(|g| g.to_string()).collect();
             println!("{:<22}   unfreezes {}", "", groups.join(", "));
         }
         if !spec.train_head {
@@ -43,6 +39,7 @@ pub fn methods(args: &MethodsArgs) {
         "\nA method is NAME, NAME:B1,B2 (budget knobs in order), or a .json/.toml spec file \
          (`peftgrid methods --json` prints every preset as one)."
     );
+    Ok(())
 }
 
 #[derive(Debug, clap::Args)]

@@ -75,14 +75,10 @@ fn missing_inputs(runs: &[RunSpec]) -> Option<String> {
 
 /// Whether the training split of `dataset` is in `dir` (the error says where to get it).
 fn train_split_here(dataset: Dataset, dir: &Path) -> Result<(), String> {
-    let found = match dataset {
-        Dataset::Glue(task) => peftgrid_data::glue::load(dir, task, Split::Train).map(|_| ()),
-        Dataset::Xsum => peftgrid_data::xsum::locate(dir, Split::Train).map(|_| ()),
-        Dataset::Wmt16 => peftgrid_data::wmt16::locate(dir, Split::Train, "en", "ro").map(|_| ()),
-        Dataset::Cifar100 => peftgrid_data::cifar100::locate(dir, Split::Train).map(|_| ()),
-        Dataset::Fgvc(set) => peftgrid_data::fgvc::locate(dir, set, Split::Train).map(|_| ()),
-    };
-    found.map_err(|e| e.to_string())
+    dataset
+        .locate(dir, Split::Train)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 pub fn sweep(args: &SweepArgs, backend: BackendKind) -> anyhow::Result<()> {
@@ -254,15 +250,15 @@ impl TrainJob for RunJob<'_> {
         let mut loaded = peftgrid_model::load::<B>(&spec.backbone, &device)?;
         match dataset {
             Dataset::Glue(task) => {
-                let (task, splits) = tasks::text(spec, task, &mut loaded, &device)?;
+                let (task, splits) = tasks::text::build(spec, task, &mut loaded, &device)?;
                 self.train_and_score(backend, started, loaded, &task, splits, &device)
             }
             Dataset::Cifar100 | Dataset::Fgvc(_) => {
-                let (task, splits) = tasks::image(spec, dataset, &mut loaded, &device)?;
+                let (task, splits) = tasks::image::build(spec, dataset, &mut loaded, &device)?;
                 self.train_and_score(backend, started, loaded, &task, splits, &device)
             }
             Dataset::Xsum | Dataset::Wmt16 => {
-                let (task, splits) = tasks::seq2seq(spec, dataset, &loaded)?;
+                let (task, splits) = tasks::seq2seq::build(spec, dataset, &loaded)?;
                 self.train_and_score(backend, started, loaded, &task, splits, &device)
             }
         }
@@ -440,7 +436,8 @@ fn save_adapters<B: burn::tensor::backend::Backend>(
     method: &MethodSpec,
     dir: &Path,
 ) -> (Option<u64>, Vec<String>) {
-    use peftgrid_model::{adapterhub, formats::native, peft, ModelError};
+    use peftgrid_model::formats::{adapterhub, native, peft};
+    use peftgrid_model::ModelError;
     let mut failures = Vec::new();
     let bytes = match native::save(model, config, method, dir) {
         Ok(bytes) => Some(bytes),
@@ -521,41 +518,21 @@ pub(crate) fn git_commit() -> String {
     }
 }
 
-/// The design dimensions of a method, `+`-joined per modification.
-fn dimensions(m: &MethodSpec) -> [String; 5] {
-    let join = |f: &dyn Fn(&peftgrid_zoo::ModificationSpec) -> String| {
-        m.modifications.iter().map(f).collect::<Vec<_>>().join("+")
-    };
-    [
-        join(&|x| x.form.name().to_string()),
-        join(&|x| x.at.iter().map(|p| p.name()).collect::<Vec<_>>().join(",")),
-        join(&|x| {
-            serde_json::to_value(x.insertion)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default()
-        }),
-        join(&|x| match x.composition {
-            peftgrid_zoo::Composition::Add => "add".into(),
-            peftgrid_zoo::Composition::Scaled { s } => format!("scaled({s})"),
-            peftgrid_zoo::Composition::AlphaOverRank { alpha } => format!("alpha/r({alpha})"),
-            peftgrid_zoo::Composition::Learned { .. } => "learned".into(),
-            peftgrid_zoo::Composition::Gated => "gated".into(),
-        }),
-        m.modifications
-            .iter()
-            .filter_map(|x| x.budget.map(|b| b.to_string()))
-            .collect::<Vec<_>>()
-            .join("+"),
-    ]
-}
-
 fn base_row(spec: &RunSpec, backend: BackendKind, device: &str) -> ResultRow {
-    let [forms, positions, insertions, compositions, budgets] = dimensions(&spec.method);
+    // The zoo's one text of a design point (`scaled(s=4.0)`), what reports group by and
+    // published numbers are matched on.
+    let peftgrid_zoo::Dimensions {
+        forms,
+        positions,
+        insertions,
+        compositions,
+        budgets,
+    } = spec.method.dimensions();
     ResultRow {
         run_id: spec.id(),
         sweep: spec.sweep.clone(),
-        config_json: serde_json::to_string(spec).unwrap_or_default(),
+        // Everything to rerun the run.
+        config_json: spec.to_json(),
         method: spec.method.name.clone(),
         forms,
         positions,

@@ -1,10 +1,13 @@
 //! The `peftgrid` binary as a user runs it.
+//!
+//! Over 800 lines on purpose: the project keeps one integration-test binary per crate (each
+//! binary links Burn and costs CI minutes to build), so the crate's acceptance tests share this
+//! file; each test is self-contained and named for what it asserts.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 mod fuzz;
-mod support;
 
 use peftgrid_model::tensors::{self, max_abs_diff};
 
@@ -356,7 +359,7 @@ fn generate_reproduces_the_golden_ids() {
     for f in ["config.json", "model.safetensors", "generation_config.json"] {
         std::fs::copy(bart.join(f), model.join(f)).unwrap();
     }
-    support::word_level_tokenizer(
+    peftgrid_testkit::word_level_tokenizer(
         &model,
         &[("<s>", 0), ("<pad>", 1), ("</s>", 2), ("<unk>", 3)],
         &["$A"],
@@ -1169,14 +1172,14 @@ fn sweep_trains_generation_and_image_tasks() {
     let root = tmp.path();
     let bart = root.join("bart");
     fixture_copy("bart", &bart);
-    support::word_level_tokenizer(
+    peftgrid_testkit::word_level_tokenizer(
         &bart,
         &[("<s>", 0), ("<pad>", 1), ("</s>", 2), ("<unk>", 3)],
         &["<s>", "$A", "</s>"],
     );
     let mbart = root.join("mbart");
     fixture_copy("mbart", &mbart);
-    support::word_level_tokenizer(
+    peftgrid_testkit::word_level_tokenizer(
         &mbart,
         &[
             ("<s>", 0),
@@ -1818,7 +1821,10 @@ fn a_sweep_killed_twenty_times_loses_and_duplicates_nothing() {
     let (mut kills, mut last) = (0, 0);
     while kills < 20 {
         if last == seeds.len() * runs_per_seed {
-            assert!(seeds.len() < 200, "1,200 runs finished within {kills} kills");
+            assert!(
+                seeds.len() < 200,
+                "1,200 runs finished within {kills} kills"
+            );
             let more = seeds.len() as u64;
             seeds.extend(more..more + 5);
             tiny_sweep(tmp.path(), "kills", &seeds);

@@ -1,5 +1,4 @@
-//! The fuzz harness shared by the data, model and runner fuzz modules (the model's and the
-//! runner's include this file with `#[path]`): a proptest runner with a fixed seed and no
+//! The fuzz harness shared by the data, model and runner fuzz modules: a proptest runner with a fixed seed and no
 //! persisted failures, mutations of real seed inputs (bytes, and JSON/TOML value trees), and a
 //! tally per parser.
 //!
@@ -9,8 +8,9 @@
 //! binary's allocator, a single allocation over [`ALLOCATION_LIMIT`] (a declared size trusted
 //! before the data was checked).
 //!
-//! Over 800 lines on purpose: one harness (runner, mutators, seed inputs, tally) shared by three
-//! crates' fuzz modules through `#[path]`, so every crate fuzzes with the same machinery.
+//! Over 800 lines on purpose: one harness (runner, mutators, tally) that three crates' fuzz
+//! modules share, so every crate fuzzes with the same machinery; split, its mutators and runner
+//! would be read together anyway.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

@@ -1,5 +1,5 @@
-//! Seed inputs shared by the data and model fuzz modules (the model's includes this file with
-//! `#[path]`): valid `tokenizer.json` files of every tokenizer kind the checkpoints use.
+//! Seed inputs shared by the data and model fuzz modules: valid `tokenizer.json` files of every
+//! tokenizer kind the checkpoints use.
 
 /// Small tokenizers of each model family's kind (WordPiece, BPE, Unigram, WordLevel), with
 /// the normalisers, pre-tokenisers, post-processors and decoders their real files use.

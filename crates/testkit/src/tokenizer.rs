@@ -1,5 +1,4 @@
-//! Test support shared by the CLI tests and the runner's unit tests (included with `#[path]`,
-//! so that neither needs a library target).
+//! `tokenizer.json` files for the fixture models, whose real tokenizers are not in the fixtures.
 
 use std::path::Path;
 

@@ -4,11 +4,6 @@
 //! orders), mutated from valid seeds with a fixed seed. Each case must end in a value or an
 //! error naming the file; see `harness.rs` for what else fails a case.
 
-// Shared with the model and runner fuzz modules, which use helpers this one does not.
-#[allow(dead_code)]
-mod harness;
-mod seeds;
-
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
@@ -21,8 +16,8 @@ use peftgrid_data::{
 use polars::prelude::*;
 use proptest::prelude::*;
 
-use harness::{bytes_case, fuzz, text_case, Outcome};
-use seeds::tokenizer_seeds;
+use peftgrid_testkit::fuzz::{self as harness, bytes_case, fuzz, text_case, Outcome};
+use peftgrid_testkit::seeds::tokenizer_seeds;
 
 #[global_allocator]
 static ALLOCATOR: harness::PeakAlloc = harness::PeakAlloc;

@@ -4,13 +4,6 @@
 //! and method specs (JSON and TOML), mutated from the fixtures with a fixed seed. Each case
 //! must end in a value or an error naming the file; see the harness for what else fails one.
 
-// Shared with the data and runner fuzz modules, which use helpers this one does not.
-#[allow(dead_code)]
-#[path = "../../../data/tests/fuzz/harness.rs"]
-mod harness;
-#[path = "../../../data/tests/fuzz/seeds.rs"]
-mod seeds;
-
 use std::path::{Path, PathBuf};
 
 use burn::backend::NdArray;
@@ -23,7 +16,8 @@ use peftgrid_zoo::{count, MethodSpec};
 use proptest::prelude::*;
 use proptest::sample::Index;
 
-use harness::{bytes_case, fuzz, text_case, BytesCase, Outcome};
+use peftgrid_testkit::fuzz::{self as harness, bytes_case, fuzz, text_case, BytesCase, Outcome};
+use peftgrid_testkit::seeds;
 
 type B = NdArray<f32>;
 

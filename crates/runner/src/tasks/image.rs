@@ -5,12 +5,18 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use burn::prelude::*;
+use peftgrid_data::check::Dataset;
+use peftgrid_data::fgvc::FgvcSet;
+use peftgrid_data::Split;
 use peftgrid_data::{batch_pixels, ImageExample, Preprocessor, Transform};
-use peftgrid_model::{Inputs, Model};
+use peftgrid_model::{Inputs, Loaded, Model};
 
 use super::text::{argmax_rows, class_targets};
+use super::{limit, no_low_resource};
+use crate::experiment::RunSpec;
+use crate::train::Splits;
 use crate::train::{cross_entropy, Task};
 
 pub struct ImageClassification {
@@ -86,4 +92,56 @@ impl Task for ImageClassification {
         let accuracy = peftgrid_metrics::classification::accuracy(&predicted, &gold)?;
         Ok(BTreeMap::from([("accuracy".to_string(), accuracy * 100.0)]))
     }
+}
+
+/// Image classification on a ViT: a new head with the data set's classes; CIFAR-100 selects on
+/// its test split (it has no other), FGVC on VPT's val.json and is then scored on test.
+pub fn build<B: Backend>(
+    spec: &RunSpec,
+    dataset: Dataset,
+    loaded: &mut Loaded<B>,
+    device: &B::Device,
+) -> anyhow::Result<(ImageClassification, Splits<ImageExample>)> {
+    no_low_resource(spec)?;
+    if !matches!(loaded.model, Model::Vit(_)) {
+        bail!(
+            "{}: image classification needs a ViT backbone, {} is not one",
+            spec.task,
+            spec.backbone.display()
+        );
+    }
+    let dir = &spec.data_dir;
+    let classes = match dataset {
+        Dataset::Cifar100 => 100,
+        Dataset::Fgvc(set) => FgvcSet::num_classes(set),
+        other => bail!("{other} is not an image classification task"),
+    };
+    let load = |split: Split| match dataset {
+        Dataset::Fgvc(set) => peftgrid_data::fgvc::load(dir, set, split),
+        _ => peftgrid_data::cifar100::load(dir, split),
+    };
+    let layout = dataset.layout();
+    let train = load(Split::Train)?;
+    let eval = load(layout.selection)?;
+    let test = match layout.test {
+        Some(split) => Some((load(split)?, split.as_str().to_string())),
+        None => None,
+    };
+    loaded
+        .model
+        .set_new_head(&loaded.config, classes, spec.train.head_pooling, device);
+    let preprocessor = Preprocessor::from_config(&spec.backbone)?;
+    Ok((
+        ImageClassification {
+            preprocessor,
+            label_smoothing: spec.train.label_smoothing,
+            eval_batch_size: spec.train.eval_batch_size,
+        },
+        Splits {
+            train: limit(train, spec.train.max_train_examples),
+            eval: limit(eval, spec.train.max_eval_examples),
+            eval_split: layout.selection.as_str().to_string(),
+            test,
+        },
+    ))
 }

@@ -17,11 +17,17 @@ use std::collections::BTreeMap;
 
 use anyhow::{bail, Context};
 use burn::prelude::*;
+use peftgrid_data::check::Dataset;
+use peftgrid_data::Split;
 use peftgrid_data::{targets_from_ids, PairExample, TargetBatch, TextEncoder};
 use peftgrid_metrics::Metric;
+use peftgrid_model::generate::GenerationConfig;
 use peftgrid_model::generate::{generate, Resolved};
-use peftgrid_model::{Inputs, Model};
+use peftgrid_model::{Architecture, Inputs, Loaded, Model};
 
+use super::{limit, no_low_resource};
+use crate::experiment::RunSpec;
+use crate::train::Splits;
 use crate::train::{cross_entropy, Task};
 
 pub struct Seq2SeqTask {
@@ -234,10 +240,99 @@ impl Task for Seq2SeqTask {
     }
 }
 
+/// The learned-position limit transformers caps a default max_length by.
+pub fn max_positions(config: &peftgrid_model::ModelConfig) -> Option<usize> {
+    match &config.architecture {
+        Architecture::Bart(c) | Architecture::Mbart(c) => Some(c.max_position_embeddings),
+        _ => None,
+    }
+}
+
+/// Summarisation or translation on an encoder-decoder: selection on the validation split (its
+/// first `max_eval_examples`), then the test split scored whole when its file is there.
+pub fn build<B: Backend>(
+    spec: &RunSpec,
+    dataset: Dataset,
+    loaded: &Loaded<B>,
+) -> anyhow::Result<(Seq2SeqTask, Splits<PairExample>)> {
+    no_low_resource(spec)?;
+    let Model::Seq2Seq(model) = &loaded.model else {
+        bail!(
+            "{}: a generation task needs an encoder-decoder backbone (BART, mBART, T5), {} is not one",
+            spec.task,
+            spec.backbone.display()
+        );
+    };
+    let dir = &spec.data_dir;
+    let load = |split: Split| match dataset {
+        Dataset::Xsum => peftgrid_data::xsum::load(dir, split),
+        _ => peftgrid_data::wmt16::load(dir, split, "en", "ro"),
+    };
+    let metrics = task_metrics(&dataset.to_string())?;
+    let train = load(Split::Train)?;
+    let layout = dataset.layout();
+    let eval = load(layout.selection)?;
+    // The test split is optional (without it the run reports validation only), but a test file
+    // that is there and broken is an error like any other.
+    let test = match layout.test {
+        Some(split) if dataset.locate(dir, split).is_ok() => {
+            Some((load(split)?, split.as_str().to_string()))
+        }
+        _ => None,
+    };
+
+    let tokenizer = spec.backbone.join("tokenizer.json");
+    let source = TextEncoder::from_file(&tokenizer, spec.train.max_len)?;
+    let target = source.with_max_length(spec.train.max_target_len.unwrap_or(spec.train.max_len))?;
+    // mBART translates into the language whose code ends the targets and starts decoding.
+    let target_lang = match (&loaded.config.architecture, dataset) {
+        (Architecture::Mbart(_), Dataset::Wmt16) => {
+            Some(target.token_id("ro_RO").with_context(|| {
+                format!(
+                    "{}: mBART needs the target language code `ro_RO` in its vocabulary",
+                    tokenizer.display()
+                )
+            })?)
+        }
+        _ => None,
+    };
+    let mut overrides = GenerationConfig::default();
+    if let Some(g) = &spec.train.generation {
+        overrides.num_beams = Some(g.num_beams);
+        overrides.max_length = Some(g.max_length);
+        overrides.min_length = Some(g.min_length);
+        overrides.no_repeat_ngram_size = Some(g.no_repeat_ngram_size);
+        overrides.length_penalty = Some(g.length_penalty);
+    }
+    overrides.decoder_start_token_id = target_lang.map(|l| l as usize);
+    let settings = GenerationConfig::from_model_dir(&spec.backbone)?
+        .overridden_by(&overrides)
+        .resolve(model.vocab_size(), max_positions(&loaded.config))
+        .with_context(|| format!("{}: generation settings", spec.task))?;
+    Ok((
+        Seq2SeqTask {
+            source,
+            target,
+            source_prefix: spec.train.source_prefix.clone(),
+            target_lang,
+            settings,
+            metrics,
+            label_smoothing: spec.train.label_smoothing,
+            eval_batch_size: spec.train.eval_batch_size,
+        },
+        Splits {
+            train: limit(train, spec.train.max_train_examples),
+            eval: limit(eval, spec.train.max_eval_examples),
+            eval_split: layout.selection.as_str().to_string(),
+            test,
+        },
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::word_level_tokenizer as tokenizer;
+    use peftgrid_testkit::word_level_tokenizer as tokenizer;
     use std::path::{Path, PathBuf};
 
     type B = burn::backend::NdArray<f32>;

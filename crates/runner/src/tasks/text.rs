@@ -6,9 +6,14 @@ use std::collections::BTreeMap;
 
 use anyhow::Context;
 use burn::prelude::*;
+use peftgrid_data::check::Dataset;
+use peftgrid_data::Split;
 use peftgrid_data::{GlueTask, Label, TextBatch, TextEncoder, TextExample};
-use peftgrid_model::{Inputs, Model};
+use peftgrid_model::{Inputs, Loaded, Model};
 
+use super::limit;
+use crate::experiment::RunSpec;
+use crate::train::Splits;
 use crate::train::{cross_entropy, Task};
 
 pub struct TextClassification {
@@ -195,4 +200,52 @@ impl Task for TextClassification {
         }
         Ok(out)
     }
+}
+
+/// GLUE-format classification: a new `num_labels` head; selection on the dev set, or — in
+/// UniPELT's low-resource setting — on 1,000 held-out training examples with the dev set as the
+/// test set.
+pub fn build<B: Backend>(
+    spec: &RunSpec,
+    task: GlueTask,
+    loaded: &mut Loaded<B>,
+    device: &B::Device,
+) -> anyhow::Result<(TextClassification, Splits<TextExample>)> {
+    loaded.model.set_new_head(
+        &loaded.config,
+        task.num_labels(),
+        spec.train.head_pooling,
+        device,
+    );
+    let mut train = peftgrid_data::glue::load(&spec.data_dir, task, Split::Train)?;
+    let eval_split = Dataset::Glue(task).layout().selection;
+    let validation = peftgrid_data::glue::load(&spec.data_dir, task, eval_split)?;
+    let (eval, eval_name, test) = match spec.train.low_resource_k {
+        Some(k) => {
+            let (k_train, dev) = peftgrid_data::low_resource(&train, k, 1000, spec.seed)?;
+            train = k_train;
+            (
+                dev,
+                "train-heldout-dev".to_string(),
+                Some((validation, eval_split.as_str().to_string())),
+            )
+        }
+        None => (validation, eval_split.as_str().to_string(), None),
+    };
+    let encoder =
+        TextEncoder::from_file(&spec.backbone.join("tokenizer.json"), spec.train.max_len)?;
+    Ok((
+        TextClassification {
+            task,
+            encoder,
+            label_smoothing: spec.train.label_smoothing,
+            eval_batch_size: spec.train.eval_batch_size,
+        },
+        Splits {
+            train: limit(train, spec.train.max_train_examples),
+            eval: limit(eval, spec.train.max_eval_examples),
+            eval_split: eval_name,
+            test,
+        },
+    ))
 }

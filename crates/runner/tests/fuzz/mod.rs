@@ -6,15 +6,10 @@
 //! missing or malformed); a panic (exit 101), a signal (an abort on
 //! a huge allocation) or a run past the harness's time limit fails it.
 
-// Shared with the data and model fuzz modules, which use helpers this one does not.
-#[allow(dead_code)]
-#[path = "../../../data/tests/fuzz/harness.rs"]
-mod harness;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use harness::{fuzz, text_case, Outcome};
+use peftgrid_testkit::fuzz::{fuzz, text_case, Outcome};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
