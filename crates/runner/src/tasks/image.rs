@@ -14,7 +14,7 @@ use peftgrid_data::{batch_pixels, ImageExample, Preprocessor, Transform};
 use peftgrid_model::{Inputs, Loaded, Model};
 
 use super::text::{argmax_rows, class_targets};
-use super::{limit, no_low_resource};
+use super::{no_low_resource, splits};
 use crate::experiment::RunSpec;
 use crate::train::Splits;
 use crate::train::{cross_entropy, Task};
@@ -137,11 +137,12 @@ pub fn build<B: Backend>(
             label_smoothing: spec.train.label_smoothing,
             eval_batch_size: spec.train.eval_batch_size,
         },
-        Splits {
-            train: limit(train, spec.train.max_train_examples),
-            eval: limit(eval, spec.train.max_eval_examples),
-            eval_split: layout.selection.as_str().to_string(),
+        splits(
+            spec,
+            train,
+            eval,
+            layout.selection.as_str().to_string(),
             test,
-        },
+        ),
     ))
 }

@@ -10,13 +10,29 @@ pub mod text;
 use anyhow::bail;
 
 use crate::experiment::RunSpec;
+use crate::train::Splits;
 
-/// At most `max` examples (the split's head), when a limit is set.
-pub(crate) fn limit<E>(mut v: Vec<E>, max: Option<usize>) -> Vec<E> {
-    if let Some(n) = max {
-        v.truncate(n);
+/// A run's splits, cut to `max_train_examples` / `max_eval_examples` (the split's head) where
+/// the run sets them; the test split is always whole.
+pub(crate) fn splits<E>(
+    spec: &RunSpec,
+    mut train: Vec<E>,
+    mut eval: Vec<E>,
+    eval_split: String,
+    test: Option<(Vec<E>, String)>,
+) -> Splits<E> {
+    if let Some(n) = spec.train.max_train_examples {
+        train.truncate(n);
     }
-    v
+    if let Some(n) = spec.train.max_eval_examples {
+        eval.truncate(n);
+    }
+    Splits {
+        train,
+        eval,
+        eval_split,
+        test,
+    }
 }
 
 pub(crate) fn no_low_resource(spec: &RunSpec) -> anyhow::Result<()> {

@@ -25,7 +25,7 @@ use peftgrid_model::generate::GenerationConfig;
 use peftgrid_model::generate::{generate, Resolved};
 use peftgrid_model::{Architecture, Inputs, Loaded, Model};
 
-use super::{limit, no_low_resource};
+use super::{no_low_resource, splits};
 use crate::experiment::RunSpec;
 use crate::train::Splits;
 use crate::train::{cross_entropy, Task};
@@ -320,12 +320,13 @@ pub fn build<B: Backend>(
             label_smoothing: spec.train.label_smoothing,
             eval_batch_size: spec.train.eval_batch_size,
         },
-        Splits {
-            train: limit(train, spec.train.max_train_examples),
-            eval: limit(eval, spec.train.max_eval_examples),
-            eval_split: layout.selection.as_str().to_string(),
+        splits(
+            spec,
+            train,
+            eval,
+            layout.selection.as_str().to_string(),
             test,
-        },
+        ),
     ))
 }
 

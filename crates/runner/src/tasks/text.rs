@@ -11,7 +11,7 @@ use peftgrid_data::Split;
 use peftgrid_data::{GlueTask, Label, TextBatch, TextEncoder, TextExample};
 use peftgrid_model::{Inputs, Loaded, Model};
 
-use super::limit;
+use super::splits;
 use crate::experiment::RunSpec;
 use crate::train::Splits;
 use crate::train::{cross_entropy, Task};
@@ -241,11 +241,6 @@ pub fn build<B: Backend>(
             label_smoothing: spec.train.label_smoothing,
             eval_batch_size: spec.train.eval_batch_size,
         },
-        Splits {
-            train: limit(train, spec.train.max_train_examples),
-            eval: limit(eval, spec.train.max_eval_examples),
-            eval_split: eval_name,
-            test,
-        },
+        splits(spec, train, eval, eval_name, test),
     ))
 }

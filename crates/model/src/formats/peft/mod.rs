@@ -285,11 +285,7 @@ impl<B: Backend> Writer<'_, B> {
     }
 
     fn unsupported(&self, why: &str) -> ModelError {
-        config_error(
-            &self.config_path,
-            "peft_type",
-            format!("method `{}` has no peft form: {why}", self.spec.name),
-        )
+        no_peft_form(&self.config_path, self.spec, why)
     }
 
     /// The config keys of peft's prompt-learning types (prompt and prefix tuning).
@@ -306,6 +302,15 @@ impl<B: Backend> Writer<'_, B> {
     }
 }
 
+/// The error for a method peft cannot hold, naming the config it would have been written to.
+fn no_peft_form(config_path: &Path, spec: &MethodSpec, why: &str) -> ModelError {
+    config_error(
+        config_path,
+        "peft_type",
+        format!("method `{}` has no peft form: {why}", spec.name),
+    )
+}
+
 /// Writes the method on `model` as a peft adapter: one peft type (LoRA, IA3, prompt or prefix
 /// tuning), nothing pretrained unfrozen.
 pub fn save_adapter<B: Backend>(
@@ -315,13 +320,7 @@ pub fn save_adapter<B: Backend>(
     dir: &Path,
 ) -> Result<()> {
     let config_path = dir.join("adapter_config.json");
-    let unsupported = |why: &str| {
-        config_error(
-            &config_path,
-            "peft_type",
-            format!("method `{}` has no peft form: {why}", spec.name),
-        )
-    };
+    let unsupported = |why: &str| no_peft_form(&config_path, spec, why);
     let (layers, input, shared) = match model {
         Model::Text(m) => (&m.layers, &m.input, &m.shared),
         Model::Vit(m) => (&m.layers, &m.input, &m.shared),
