@@ -1,13 +1,15 @@
-//! The `score_vs_params` chart: for each task, the main metric against the % of trainable
-//! parameters (log x), one colour per method family (the `forms` of a row, or the method name
-//! for methods without modifications), a point per (method, budgets) at the median over seeds
-//! with a min–max error bar, and a line through the budgets of each method. The Pareto-optimal
-//! points (see [`pareto_front`]) get a grey diamond behind their marker, joined by a dashed-grey
-//! step line labelled "Pareto front".
+//! The `score_vs_params` chart: for each task, the main metric against the deployed % of
+//! parameters (log x), one series per method (its name and design point, so that Houlsby and the
+//! parallel adapter, both `bottleneck`, are two series with two legend entries), a point per
+//! (method, budgets) at the median over seeds with a min–max error bar (the seed spread), and a
+//! line through the budgets of each method, only of that method. The Pareto-optimal points (see
+//! [`pareto_front`]) get a grey diamond behind their marker, joined by a dashed-grey step line
+//! labelled "Pareto front".
 //!
 //! The same renderer draws the `score_vs_budget` chart (small multiples: one panel per (task,
-//! design dimension), x = the budget knob), with [`ChartPanel::x_desc`] naming the x axis and
-//! [`ChartPanel::pareto`] off.
+//! design dimension), see [`crate::report`]), with [`ChartPanel::x_desc`] naming the x axis,
+//! [`ChartPanel::pareto`] off and [`ChartPanel::lines`] off where no line would join runs that
+//! differ in that dimension alone.
 //!
 //! No system font is read: text is laid out (and, in the PNG, drawn) with the DejaVu Sans subset
 //! in `assets/` (Latin-1, Greek, a few symbols; Bitstream Vera licence, `assets/LICENSE-DejaVu`)
@@ -25,12 +27,15 @@ use crate::error::{Result, ResultsError};
 /// The embedded font (a subset of DejaVu Sans).
 pub const FONT: &[u8] = include_bytes!("../assets/DejaVuSans-subset.ttf");
 
-const PANEL_W: u32 = 560;
+/// A panel: the plot, then its legend on the right (outside the data, whatever the number of
+/// series).
+const PANEL_W: u32 = 850;
+const LEGEND_W: u32 = 290;
 const PANEL_H: u32 = 400;
 const MAX_COLUMNS: usize = 3;
 
 /// Tableau 10: distinct on white, unlike plotters' palette (whose yellow is hard to see).
-const PALETTE: [(u8, u8, u8); 10] = [
+pub(crate) const PALETTE: [(u8, u8, u8); 10] = [
     (31, 119, 180),
     (255, 127, 14),
     (44, 160, 44),
@@ -46,9 +51,9 @@ const PALETTE: [(u8, u8, u8); 10] = [
 /// One point: a (method, budgets) cell.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChartPoint {
-    /// The method (points of one method are joined by a line).
+    /// The method.
     pub method: String,
-    /// % trainable parameters (> 0).
+    /// % parameters, deployed (`ResultRow::budget_percent`; > 0).
     pub x: f64,
     /// Median over seeds.
     pub y: f64,
@@ -57,7 +62,8 @@ pub struct ChartPoint {
     pub hi: f64,
 }
 
-/// The points of one method family.
+/// The points of one series (one colour, one legend entry, joined by a line in x order when
+/// the panel draws lines): one method at its budgets.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChartSeries {
     pub label: String,
@@ -79,6 +85,8 @@ pub struct ChartPanel {
     pub pareto: bool,
     /// Lower values of the metric are better (a loss): the front minimises the score.
     pub lower_better: bool,
+    /// Join each series' points by a line (in x order); off: points only.
+    pub lines: bool,
 }
 
 /// The Pareto-optimal points of (percent trainable, score) pairs, higher scores better: the
@@ -125,7 +133,7 @@ pub(crate) fn panel_front(panel: &ChartPanel) -> Vec<(f64, f64)> {
         .collect()
 }
 
-fn register_font() {
+pub(crate) fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         for style in [FontStyle::Normal, FontStyle::Bold] {
@@ -180,7 +188,7 @@ pub fn render_png(panels: &[ChartPanel], path: &Path) -> Result<()> {
 }
 
 /// A tick label: up to 3 significant digits, trailing zeros dropped.
-fn tick(v: f64) -> String {
+pub(crate) fn tick(v: f64) -> String {
     if v == 0.0 || !v.is_finite() {
         return format!("{v}");
     }
@@ -240,7 +248,8 @@ fn draw_panel<DB: DrawingBackend>(
     if panel.skipped_zero > 0 {
         title.push_str(&format!(" ({} at 0% not shown)", panel.skipped_zero));
     }
-    let mut chart = ChartBuilder::on(area)
+    let (area, legend_area) = area.split_horizontally(PANEL_W - LEGEND_W);
+    let mut chart = ChartBuilder::on(&area)
         .caption(title, ("sans-serif", 16))
         .margin(12)
         .x_label_area_size(40)
@@ -272,15 +281,7 @@ fn draw_panel<DB: DrawingBackend>(
             steps.push((x, y));
         }
         if !front.is_empty() {
-            chart
-                .draw_series(DashedLineSeries::new(steps, 6, 4, grey.stroke_width(2)))?
-                .label("Pareto front")
-                .legend(move |(x, y)| {
-                    PathElement::new(
-                        vec![(x, y + 4), (x + 5, y + 4), (x + 5, y - 4), (x + 10, y - 4)],
-                        grey.stroke_width(2),
-                    )
-                });
+            chart.draw_series(DashedLineSeries::new(steps, 6, 4, grey.stroke_width(2)))?;
             chart.draw_series(front.iter().map(|&(x, y)| {
                 EmptyElement::at((x, y))
                     + Polygon::new(
@@ -291,42 +292,88 @@ fn draw_panel<DB: DrawingBackend>(
         }
     }
     for (i, series) in panel.series.iter().enumerate() {
-        let (r, g, b) = PALETTE[i % PALETTE.len()];
-        let color = RGBColor(r, g, b);
-        let mut methods: Vec<&str> = Vec::new();
-        for p in &series.points {
-            if !methods.contains(&p.method.as_str()) {
-                methods.push(&p.method);
-            }
-        }
-        for m in methods {
-            let mut line: Vec<(f64, f64)> = series
-                .points
-                .iter()
-                .filter(|p| p.method == m)
-                .map(|p| (p.x, p.y))
-                .collect();
-            if line.len() > 1 {
-                line.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let color = series_colour(i);
+        if panel.lines && series.points.len() > 1 {
+            let mut line: Vec<(f64, f64)> = series.points.iter().map(|p| (p.x, p.y)).collect();
+            line.sort_by(|a, b| a.0.total_cmp(&b.0));
+            // Past the palette's ten colours, dashed lines tell the series apart.
+            if i < PALETTE.len() {
                 chart.draw_series(LineSeries::new(line, color.stroke_width(1)))?;
+            } else {
+                chart.draw_series(DashedLineSeries::new(line, 5, 3, color.stroke_width(1)))?;
             }
         }
         // An error bar draws its own marker: one circle at the median per point.
-        chart
-            .draw_series(series.points.iter().map(|p| {
-                ErrorBar::new_vertical(p.x, p.lo, p.y, p.hi, color.filled().stroke_width(2), 9)
-            }))?
-            .label(series.label.as_str())
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
+        chart.draw_series(series.points.iter().map(|p| {
+            ErrorBar::new_vertical(p.x, p.lo, p.y, p.hi, color.filled().stroke_width(2), 9)
+        }))?;
     }
-    if !panel.series.is_empty() {
-        chart
-            .configure_series_labels()
-            .label_font(("sans-serif", 12))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.5))
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()?;
+    draw_legend(&legend_area, panel)
+}
+
+fn series_colour(i: usize) -> RGBColor {
+    let (r, g, b) = PALETTE[i % PALETTE.len()];
+    RGBColor(r, g, b)
+}
+
+/// The legend beside the plot: one entry per series (a filled square, hollow past the
+/// palette's ten colours, where lines are dashed), then the Pareto front's.
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    panel: &ChartPanel,
+) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    const LINE: i32 = 16;
+    const MAX_CHARS: usize = 46;
+    let fits = ((PANEL_H as i32 - 60) / LINE) as usize;
+    let mut entries: Vec<(String, Option<usize>)> = panel
+        .series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.label.clone(), Some(i)))
+        .collect();
+    if panel.pareto && !panel_front(panel).is_empty() {
+        entries.push(("Pareto front".into(), None));
+    }
+    let more = entries.len().saturating_sub(fits);
+    if more > 0 {
+        entries.truncate(fits - 1);
+    }
+    let font = ("sans-serif", 11).into_font();
+    for (k, (label, series)) in entries.iter().enumerate() {
+        let y = 44 + k as i32 * LINE;
+        match series {
+            Some(i) => {
+                let c = series_colour(*i);
+                let style = if *i < PALETTE.len() {
+                    c.filled()
+                } else {
+                    c.stroke_width(2)
+                };
+                area.draw(&Rectangle::new([(4, y - 5), (14, y + 5)], style))?;
+            }
+            None => {
+                let grey = RGBColor(90, 90, 90);
+                area.draw(&PathElement::new(
+                    vec![(4, y + 4), (9, y + 4), (9, y - 4), (14, y - 4)],
+                    grey.stroke_width(2),
+                ))?;
+            }
+        }
+        let text = if label.chars().count() > MAX_CHARS {
+            let cut: String = label.chars().take(MAX_CHARS - 1).collect();
+            format!("{cut}…")
+        } else {
+            label.clone()
+        };
+        area.draw(&Text::new(text, (20, y - 6), font.clone()))?;
+    }
+    if more > 0 {
+        let y = 44 + (fits as i32 - 1) * LINE;
+        area.draw(&Text::new(
+            format!("… and {} more", more + 1),
+            (20, y - 6),
+            font.clone(),
+        ))?;
     }
     Ok(())
 }

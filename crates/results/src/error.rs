@@ -33,6 +33,10 @@ pub enum ResultsError {
     /// The published-numbers file does not parse or is inconsistent.
     #[error("published numbers {}: {message}", path.display())]
     Published { path: PathBuf, message: String },
+    /// A findings file does not parse or is inconsistent (see [`crate::findings`]); the message
+    /// names the finding.
+    #[error("findings {}: {message}", path.display())]
+    Findings { path: PathBuf, message: String },
     /// Drawing a chart failed.
     #[error("chart {}: {message}", path.display())]
     Chart { path: PathBuf, message: String },

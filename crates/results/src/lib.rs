@@ -3,11 +3,15 @@
 //! writes), [`merge`] of `--shard i/N` outputs, paper-style [`report()`]s (`table.md`,
 //! `table.tex`, `comparison.md` beside [`published`] numbers, `score_vs_params.svg`/`.png`) and
 //! [`check_regressions`] (per row) or [`check_regressions_grouped`] (per (task, method,
-//! budget) group over seeds, what `peftgrid regress` prints) between two results files.
+//! budget) group over seeds, what `peftgrid regress` prints) between two results files, and
+//! [`findings()`]: published claims about the design space (a TOML table, He et al.'s and
+//! UniPELT's by default) tested on a results file with paired bootstrap intervals
+//! (`findings.md`, `findings.svg`).
 
 pub mod bench;
 pub mod chart;
 mod error;
+pub mod findings;
 pub mod published;
 pub mod regress;
 pub mod report;
@@ -16,6 +20,11 @@ pub mod store;
 
 pub use chart::pareto_front;
 pub use error::{Result, ResultsError};
+pub use findings::{
+    evaluate, findings, findings_markdown, findings_summary, write_findings, write_findings_md,
+    write_findings_png, write_findings_svg, BestChoice, Column, Expect, Finding, FindingResult,
+    FindingsReport, FindingsTable, Pair, PairRun, Selector, Side, Verdict,
+};
 pub use published::{Published, PublishedEntry};
 pub use regress::{
     check_regressions, check_regressions_grouped, compare_files, compare_groups, compare_rows,

@@ -10,9 +10,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use peftgrid_results::{
-    check_regressions, check_regressions_grouped, compare_files, compare_groups, merge,
-    pareto_front, report, report_rows, report_with, GroupIssue, Published, RegressionKind,
-    ReportOptions, ResultRow, ResultStore, ResultsError, Status,
+    check_regressions, check_regressions_grouped, compare_files, compare_groups, evaluate,
+    findings, findings_markdown, merge, pareto_front, report, report_rows, report_with,
+    write_findings_svg, Column, Expect, FindingResult, FindingsTable, GroupIssue, Published,
+    RegressionKind, ReportOptions, ResultRow, ResultStore, ResultsError, Status, Verdict,
 };
 
 fn metric_name(task: &str) -> &'static str {
@@ -417,7 +418,12 @@ fn report_table_has_medians_spreads_bold_and_averages() {
     assert_eq!(svg.matches("<circle").count(), 6, "{svg}");
     assert_eq!(svg.matches("<polygon").count(), 5, "{svg}");
     assert!(svg.contains("Pareto front"));
-    assert!(svg.contains("glue/sst2 (validation)") && svg.contains("low_rank"));
+    // One series per method, the legend naming it.
+    assert!(
+        svg.contains("glue/sst2 (validation)") && svg.contains("\nlora\n"),
+        "{svg}"
+    );
+    assert!(!svg.contains("low_rank"), "{svg}");
     assert_eq!(summary.pareto_points, 5);
     let pareto = std::fs::read_to_string(out.join("pareto.md")).unwrap();
     let sst2 = pareto
@@ -473,7 +479,9 @@ fn report_table_has_medians_spreads_bold_and_averages() {
             "score_vs_params.svg",
             "score_vs_params.png",
             "score_vs_budget.svg",
-            "score_vs_budget.png"
+            "score_vs_budget.png",
+            "findings.md",
+            "findings.svg"
         ]
     );
 }
@@ -498,6 +506,7 @@ fn sample_data_gets_a_banner_and_no_published_comparison() {
     let options = ReportOptions {
         decimals: Some(2),
         png: false,
+        ..ReportOptions::default()
     };
     let published = Published::builtin();
     let summary = report_with(&path, &out, Some(&published), &options).unwrap();
@@ -811,9 +820,16 @@ fn pareto_front_keeps_the_undominated_points_in_percent_order() {
     assert_eq!(pareto_front(&losses), vec![0, 1]);
 }
 
-/// `row` with a design: forms and positions.
+/// `row` with a design (forms and positions) and a deployed % of 0.03 × the first budget knob.
 fn budget_row(method: &str, budgets: &str, task: &str, seed: u64, value: f64) -> ResultRow {
     let mut r = row(method, budgets, task, seed, value);
+    if let Some(knob) = budgets
+        .split('+')
+        .next()
+        .and_then(|k| k.parse::<f64>().ok())
+    {
+        r.percent_deployed = Some(0.03 * knob);
+    }
     match method {
         "lora" => {}
         "lora_ffn" => {
@@ -851,8 +867,10 @@ fn score_vs_budget_has_a_panel_per_task_and_varying_dimension() {
         ..ReportOptions::default()
     };
     let summary = report_rows(&rows, &out, None, &options).unwrap();
-    // SST-2 by forms: low_rank at 4, 8, 16 (lora and lora_ffn pooled), prefix at 10, 30: 5;
-    // by positions: q+v 3, ffn 2, head 2: 7. CoLA by method: 2.
+    // SST-2 by forms: low_rank and prefix never differ in forms alone (their positions differ
+    // too): points only, one per (method, budgets): 3 + 2 + 2 = 7. By positions: lora (q+v) and
+    // lora_ffn (ffn) differ in positions alone: 3 + 2 points with lines; prefix has no
+    // counterpart and is left out (2 cells). CoLA: nothing varies, by method: 2.
     assert_eq!(
         (summary.budget_panels, summary.budget_chart_points),
         (3, 14)
@@ -864,15 +882,21 @@ fn score_vs_budget_has_a_panel_per_task_and_varying_dimension() {
         "glue/sst2 (validation) by forms",
         "glue/sst2 (validation) by positions",
         "glue/cola (validation) by method",
-        "\nlow_rank\n",
+        "\nlora\n",
+        "\nlora_ffn\n",
         "\nprefix\n",
-        "\nq+v\n",
-        "\nffn\n",
-        "\nhead\n",
-        "budget (first number of `budgets`, log scale)",
+        "\nlora (q+v)\n",
+        "% parameters (deployed; log scale) · points only: forms never varies alone",
+        "% parameters (deployed; log scale) · 2 method/budget point(s) without a counterpart",
     ] {
         assert!(svg.contains(text), "{text} not in {svg}");
     }
+    // Lines (coloured polylines): lora and lora_ffn by positions, lora on CoLA; none by forms.
+    let lines = svg
+        .lines()
+        .filter(|l| l.starts_with("<polyline") && !l.contains("#000000"))
+        .count();
+    assert_eq!(lines, 3, "{svg}");
     assert!(!svg.contains("by insertions") && !svg.contains("by compositions"));
     assert!(!out.join("score_vs_budget.png").exists());
     let names: Vec<_> = summary
@@ -887,7 +911,9 @@ fn score_vs_budget_has_a_panel_per_task_and_varying_dimension() {
             "table.tex",
             "pareto.md",
             "score_vs_params.svg",
-            "score_vs_budget.svg"
+            "score_vs_budget.svg",
+            "findings.md",
+            "findings.svg"
         ]
     );
 }
@@ -1065,5 +1091,502 @@ fn a_second_writer_is_refused_until_the_first_is_gone() {
     assert_eq!(
         peftgrid_results::lock_path(&path),
         dir.path().join("sub/glue.parquet.lock")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Findings: published claims tested on planted results (paired bootstrap, verdicts, advice).
+// ---------------------------------------------------------------------------------------------
+
+/// A run of `method` with a design (`forms|positions|insertions|compositions`) on roberta-base,
+/// `task` / validation, `seed`, at `percent` deployed, scoring `value` (accuracy).
+fn design_run(
+    method: &str,
+    design: &str,
+    task: &str,
+    seed: u64,
+    percent: f64,
+    value: f64,
+) -> ResultRow {
+    let mut r = design_row("roberta-base", task, method, "64", design);
+    r.run_id = format!("{method}-{task}-{seed}-{percent}");
+    r.seed = seed;
+    r.percent_deployed = Some(percent);
+    r.metrics = BTreeMap::from([("accuracy".to_string(), value)]);
+    r.main_metric = "accuracy".into();
+    r
+}
+
+const PAR: &str = "bottleneck|ffn|parallel|add";
+const SEQ: &str = "bottleneck|ffn|sequential|add";
+
+/// Parallel and sequential adapters at the FFN, 0.53% each, on 2 tasks × 3 seeds; the parallel
+/// run scores `diffs[k]` points above the sequential one of pair k.
+fn insertion_rows(diffs: &[f64; 6]) -> Vec<ResultRow> {
+    let mut rows = Vec::new();
+    let mut k = 0;
+    for task in ["glue/sst2", "glue/mnli"] {
+        for seed in 1..=3 {
+            let seq = 80.0 + k as f64;
+            rows.push(design_run("par", PAR, task, seed, 0.53, seq + diffs[k]));
+            rows.push(design_run("seq", SEQ, task, seed, 0.53, seq));
+            k += 1;
+        }
+    }
+    rows
+}
+
+fn finding<'a>(results: &'a [FindingResult], id: &str) -> &'a FindingResult {
+    results
+        .iter()
+        .find(|r| r.finding.id == id)
+        .unwrap_or_else(|| panic!("no finding {id}"))
+}
+
+#[test]
+fn findings_planted_difference_holds_and_its_reverse_is_contradicted() {
+    let table = FindingsTable::default_table();
+    // +3 points with noise that sums to zero: the mean is exactly 3.
+    let rows = insertion_rows(&[3.4, 2.7, 3.2, 2.5, 3.1, 3.1]);
+    let results = findings(&rows, &table);
+    let r = finding(&results, "parallel-beats-sequential");
+    assert_eq!(r.pairs.len(), 6);
+    assert!(r
+        .pairs
+        .iter()
+        .all(|p| p.a.method == "par" && p.b.method == "seq" && p.diff > 0.0));
+    let mean = r.mean.unwrap();
+    assert!((mean - 3.0).abs() < 1e-9, "{mean}");
+    let (lo, hi) = r.interval.unwrap();
+    assert!(lo > 2.5 && lo < 3.0 && hi > 3.0 && hi < 3.5, "{lo} {hi}");
+    assert_eq!(r.verdict, Verdict::Holds);
+    assert_eq!((r.a_runs, r.b_runs, r.unpaired_budget), (6, 6, 0));
+    // The bootstrap is deterministic: the same interval every time, containing the mean.
+    let again = findings(&rows, &table);
+    assert_eq!(again, results);
+    assert!(lo <= mean && mean <= hi);
+    // The other findings are not about these runs.
+    assert_eq!(
+        finding(&results, "scaled-beats-add").verdict,
+        Verdict::NotCovered
+    );
+
+    // Reversed: sequential 3 points ahead.
+    let rows = insertion_rows(&[-3.4, -2.7, -3.2, -2.5, -3.1, -3.1]);
+    let r = evaluate(&rows, &table.findings[0]);
+    assert_eq!(r.finding.id, "parallel-beats-sequential");
+    assert!((r.mean.unwrap() + 3.0).abs() < 1e-9);
+    assert!(r.interval.unwrap().1 < 0.0);
+    assert_eq!(r.verdict, Verdict::Contradicted);
+
+    // A lower-is-better metric flips the sign: a lower loss for parallel is "a better".
+    let mut rows = insertion_rows(&[-0.4, -0.3, -0.5, -0.4, -0.2, -0.6]);
+    for r in &mut rows {
+        let v = r.metrics["accuracy"];
+        r.metrics = BTreeMap::from([("eval_loss".to_string(), v)]);
+        r.main_metric = "eval_loss".into();
+    }
+    let r = evaluate(&rows, &table.findings[0]);
+    assert!((r.mean.unwrap() - 0.4).abs() < 1e-9, "{:?}", r.mean);
+    assert_eq!(r.verdict, Verdict::Holds);
+}
+
+#[test]
+fn findings_without_a_difference_or_with_few_pairs_are_inconclusive() {
+    let table = FindingsTable::default_table();
+    let rows = insertion_rows(&[1.0, -1.0, 0.5, -0.5, 2.0, -2.0]);
+    let r = evaluate(&rows, &table.findings[0]);
+    assert_eq!(r.pairs.len(), 6);
+    assert!(r.mean.unwrap().abs() < 1e-9);
+    let (lo, hi) = r.interval.unwrap();
+    assert!(lo < 0.0 && hi > 0.0, "{lo} {hi}");
+    assert_eq!(r.verdict, Verdict::Inconclusive);
+    assert!(r.reason.contains("contains 0"), "{}", r.reason);
+
+    // Two pairs, however large the difference: too few for a verdict, and it says so.
+    let rows: Vec<ResultRow> = insertion_rows(&[5.0; 6])
+        .into_iter()
+        .filter(|r| r.task == "glue/sst2" && r.seed <= 2)
+        .collect();
+    let r = evaluate(&rows, &table.findings[0]);
+    assert_eq!(r.pairs.len(), 2);
+    assert_eq!(r.verdict, Verdict::Inconclusive);
+    assert!(r.reason.contains("only 2 pairs"), "{}", r.reason);
+}
+
+#[test]
+fn findings_without_pairs_are_not_covered_and_name_the_runs_to_add() {
+    let table = FindingsTable::default_table();
+    // Only parallel runs.
+    let rows: Vec<ResultRow> = insertion_rows(&[3.0; 6])
+        .into_iter()
+        .filter(|r| r.insertions == "parallel")
+        .collect();
+    let r = evaluate(&rows, &table.findings[0]);
+    assert_eq!(r.verdict, Verdict::NotCovered);
+    assert!(r.pairs.is_empty() && r.mean.is_none() && r.interval.is_none());
+    let advice = r.advice.join("\n");
+    assert!(
+        advice.contains(
+            "add runs with insertions=sequential matching task glue/sst2 (validation), \
+             forms=bottleneck, positions=ffn, compositions=add, budget ≈ 0.53% (±25%), seeds 1, 2, 3"
+        ),
+        "{advice}"
+    );
+    assert!(advice.contains("task glue/mnli"), "{advice}");
+    assert!(
+        advice.contains("no ok run matches side b: insertions=sequential"),
+        "{advice}"
+    );
+
+    // Neither side has runs: the advice names both selectors.
+    let r = evaluate(&[], &table.findings[0]);
+    assert_eq!(r.verdict, Verdict::NotCovered);
+    assert!(
+        r.advice[0].contains("side a (insertions=parallel)")
+            && r.advice[0].contains("side b (insertions=sequential)"),
+        "{:?}",
+        r.advice
+    );
+
+    // Failed and diverged runs do not count.
+    let rows: Vec<ResultRow> = insertion_rows(&[3.0; 6])
+        .into_iter()
+        .map(|r| {
+            if r.insertions == "sequential" {
+                with_status(r, Status::Failed, "oom")
+            } else {
+                r
+            }
+        })
+        .collect();
+    assert_eq!(
+        evaluate(&rows, &table.findings[0]).verdict,
+        Verdict::NotCovered
+    );
+}
+
+#[test]
+fn findings_do_not_pair_budgets_beyond_the_tolerance() {
+    let table = FindingsTable::default_table();
+    // Parallel at 0.5%, sequential at 2%: four times the budget, beyond ±25%.
+    let mut rows = Vec::new();
+    for seed in 1..=3 {
+        rows.push(design_run("par", PAR, "glue/sst2", seed, 0.5, 90.0));
+        rows.push(design_run("seq", SEQ, "glue/sst2", seed, 2.0, 85.0));
+    }
+    let r = evaluate(&rows, &table.findings[0]);
+    assert_eq!(r.verdict, Verdict::NotCovered);
+    assert_eq!(r.unpaired_budget, 3);
+    let example = r.unpaired_example.clone().unwrap();
+    assert!(
+        example.contains("par 64 (0.5%) on glue/sst2 seed 1")
+            && example.contains("seq 64 (2%)")
+            && example.contains("±25%"),
+        "{example}"
+    );
+    assert!(r.advice.join("\n").contains("budget ≈ 0.5% (±25%)"));
+    let md = findings_markdown(&[r], "planted", false);
+    assert!(
+        md.contains("- unpaired because of the budget: 3 runs of side a, e.g. par 64"),
+        "{md}"
+    );
+
+    // Of several partners within the tolerance, the closest budget is taken.
+    rows.push(design_run("seq", SEQ, "glue/sst2", 1, 0.45, 86.0));
+    rows.push(design_run("seq", SEQ, "glue/sst2", 1, 0.52, 87.0));
+    let r = evaluate(&rows, &table.findings[0]);
+    assert_eq!(r.pairs.len(), 1);
+    assert_eq!((r.pairs[0].b.percent, r.pairs[0].diff), (0.52, 3.0));
+    assert_eq!(r.unpaired_budget, 2);
+}
+
+#[test]
+fn findings_best_of_compares_with_the_best_sub_method_per_task() {
+    let table = FindingsTable::default_table();
+    let id = "unipelt-beats-best-sub-method";
+    let mut rows = Vec::new();
+    // SST-2: lora is the best sub-method (mean 91), MNLI: pfeiffer (mean 86); unipelt is one
+    // point above the best on every seed. A houlsby run at seed 1 only is worse everywhere.
+    for seed in 1..=3 {
+        let s = seed as f64 - 2.0;
+        for (task, prefix, lora, pfeiffer) in [
+            ("glue/sst2", 89.0, 91.0, 90.0),
+            ("glue/mnli", 84.0, 83.0, 86.0),
+        ] {
+            rows.push(design_run(
+                "prefix",
+                "prefix|head|parallel|add",
+                task,
+                seed,
+                0.2,
+                prefix + s,
+            ));
+            rows.push(design_run(
+                "lora",
+                "low_rank|q,v|parallel|x",
+                task,
+                seed,
+                0.3,
+                lora + s,
+            ));
+            rows.push(design_run("pfeiffer", SEQ, task, seed, 0.9, pfeiffer + s));
+            let best = lora.max(pfeiffer);
+            rows.push(design_run(
+                "unipelt",
+                "g|g|g|gated",
+                task,
+                seed,
+                1.3,
+                best + 1.0 + 0.1 * s,
+            ));
+        }
+    }
+    rows.push(design_run("houlsby", SEQ, "glue/sst2", 1, 1.8, 70.0));
+    let results = findings(&rows, &table);
+    let r = finding(&results, id);
+    let chosen: Vec<(&str, &str, f64)> = r
+        .best_of
+        .iter()
+        .map(|c| (c.task.as_str(), c.method.as_str(), c.mean))
+        .collect();
+    assert_eq!(
+        chosen,
+        [("glue/mnli", "pfeiffer", 86.0), ("glue/sst2", "lora", 91.0)]
+    );
+    assert_eq!(r.best_of[1].candidates.len(), 4);
+    assert_eq!(r.pairs.len(), 6);
+    for p in &r.pairs {
+        let want = if p.task == "glue/sst2" {
+            "lora"
+        } else {
+            "pfeiffer"
+        };
+        assert_eq!(
+            (p.a.method.as_str(), p.b.method.as_str()),
+            ("unipelt", want)
+        );
+    }
+    assert!((r.mean.unwrap() - 1.0).abs() < 1e-9);
+    assert_eq!(r.verdict, Verdict::Holds);
+    let md = findings_markdown(&results, "planted", true);
+    assert!(
+        md.contains("| roberta-base | glue/sst2 (validation) | lora 64 (n=3) | 91.00 |"),
+        "{md}"
+    );
+    assert!(md.contains("> **sample numbers, not the benchmark**"));
+    assert!(md.contains(&format!("## {id}: holds")));
+}
+
+#[test]
+fn findings_table_parses_round_trips_and_names_bad_findings() {
+    let table = FindingsTable::default_table();
+    let ids: Vec<&str> = table.findings.iter().map(|f| f.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "parallel-beats-sequential",
+            "ffn-beats-attention-at-larger-budgets",
+            "attention-at-tiny-budgets",
+            "scaled-beats-add",
+            "mam-matches-full",
+            "unipelt-beats-best-sub-method"
+        ]
+    );
+    let f = &table.findings;
+    assert_eq!(f[0].a.insertions.as_deref(), Some("parallel"));
+    assert_eq!(
+        f[0].hold,
+        [Column::Forms, Column::Positions, Column::Compositions]
+    );
+    assert_eq!(f[0].budget_tolerance, Some(0.25));
+    assert_eq!(f[1].min_budget_percent, Some(1.0));
+    assert_eq!(f[2].max_budget_percent, Some(0.2));
+    assert_eq!(f[3].a.compositions.as_deref(), Some("scaled*"));
+    assert_eq!(
+        (f[4].expect, f[4].margin, f[4].budget_tolerance),
+        (Expect::ANotWorse, 1.0, None)
+    );
+    assert_eq!(f[5].b.best_of.as_ref().map(Vec::len), Some(4));
+    // The file on disk is the embedded one.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("findings/he-unipelt.toml");
+    assert_eq!(FindingsTable::from_path(&path).unwrap(), table);
+    // TOML round trip.
+    let text = table.to_toml().unwrap();
+    let back = FindingsTable::parse(&text, Path::new("round-trip.toml")).unwrap();
+    assert_eq!(back, table, "{text}");
+
+    let bad = |body: &str| -> String {
+        let text = format!(
+            "[[finding]]\nid = \"ok\"\nclaim = \"c\"\nsource = \"s\"\na = {{ method = \"x\" }}\n\
+             b = {{ method = \"y\" }}\nexpect = \"a_better\"\n\n[[finding]]\nid = \"oops\"\n\
+             claim = \"c\"\nsource = \"s\"\n{body}\n"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mine.toml");
+        std::fs::write(&path, text).unwrap();
+        let err = FindingsTable::from_path(&path).unwrap_err();
+        assert!(matches!(err, ResultsError::Findings { .. }), "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("mine.toml") && msg.contains("finding `oops`"),
+            "{msg}"
+        );
+        msg
+    };
+    let sides = "a = { insertions = \"parallel\" }\nb = { insertions = \"sequential\" }\n";
+    let msg = bad(&format!(
+        "{sides}hold = [\"forms\", \"colour\"]\nexpect = \"a_better\""
+    ));
+    assert!(msg.contains("colour"), "{msg}");
+    let msg = bad(&format!("{sides}tolerance = 0.25\nexpect = \"a_better\""));
+    assert!(msg.contains("unknown field `tolerance`"), "{msg}");
+    let msg =
+        bad("a = { insertion = \"parallel\" }\nb = { insertions = \"x\" }\nexpect = \"a_better\"");
+    assert!(msg.contains("insertion"), "{msg}");
+    let msg = bad(&format!("{sides}expect = \"a_best\""));
+    assert!(msg.contains("a_best"), "{msg}");
+    let msg = bad(&format!("{sides}expect = \"a_better\"\nmargin = 1.0"));
+    assert!(msg.contains("margin"), "{msg}");
+    let msg = bad(&format!(
+        "{sides}hold = [\"insertions\"]\nexpect = \"a_better\""
+    ));
+    assert!(msg.contains("holds `insertions` fixed"), "{msg}");
+    let msg = bad(
+        "a = { best_of = [{ method = \"x\" }] }\nb = { method = \"y\" }\nexpect = \"a_better\"",
+    );
+    assert!(msg.contains("only for side b"), "{msg}");
+    let msg = bad(&format!(
+        "{sides}expect = \"a_better\"\nmin_budget_percent = 2.0\nmax_budget_percent = 1.0"
+    ));
+    assert!(msg.contains("above max_budget_percent"), "{msg}");
+}
+
+#[test]
+fn findings_are_in_every_report_and_drawn_per_pair() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report");
+    let rows = insertion_rows(&[3.4, 2.7, 3.2, 2.5, 3.1, 3.1]);
+    let options = ReportOptions {
+        png: false,
+        ..ReportOptions::default()
+    };
+    let summary = report_rows(&rows, &out, None, &options).unwrap();
+    assert_eq!((summary.findings, summary.findings_covered), (6, 1));
+    let md = std::fs::read_to_string(out.join("findings.md")).unwrap();
+    assert!(
+        md.contains("| parallel-beats-sequential | Parallel insertion beats sequential insertion"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| He et al. 2022, Table 3 (and 12) | 6 | +3.00 | ["),
+        "{md}"
+    );
+    assert!(md.contains("| holds |"), "{md}");
+    assert!(
+        md.contains("| glue/sst2 (validation, accuracy) | 1 | par 64 (0.53%) | seq 64 (0.53%) | 83.40 | 80.00 | +3.40 |"),
+        "{md}"
+    );
+    assert!(md.contains("## mam-matches-full: not covered"), "{md}");
+    let svg = std::fs::read_to_string(out.join("findings.svg")).unwrap();
+    assert_eq!(svg.matches("<circle").count(), 6, "{svg}");
+    assert!(svg.contains("parallel-beats-sequential") && !svg.contains("mam-matches-full"));
+    let names: Vec<_> = summary
+        .files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.ends_with(&["findings.md".to_string(), "findings.svg".to_string()]));
+
+    // A table of the user's own: only its findings.
+    let mine = FindingsTable::parse(
+        "[[finding]]\nid = \"mine\"\nclaim = \"c\"\nsource = \"s\"\n\
+         a = { method = \"seq\" }\nb = { method = \"par\" }\nexpect = \"a_not_worse\"\nmargin = 4.0\n",
+        Path::new("mine.toml"),
+    )
+    .unwrap();
+    let options = ReportOptions {
+        png: false,
+        findings: Some(mine.clone()),
+        ..ReportOptions::default()
+    };
+    let summary = report_rows(&rows, &out, None, &options).unwrap();
+    assert_eq!((summary.findings, summary.findings_covered), (1, 1));
+    let r = &findings(&rows, &mine)[0];
+    // seq is 3 below par, within the 4-point margin: not worse holds.
+    assert_eq!((r.verdict, r.threshold()), (Verdict::Holds, -4.0));
+    let svg = std::fs::read_to_string(out.join("findings.svg")).unwrap();
+    assert!(svg.contains("stroke-dasharray") || svg.contains("<line") || svg.contains("<polyline"));
+
+    // Nothing covered: a chart that says so.
+    let path = dir.path().join("empty.svg");
+    write_findings_svg(&findings(&[], &FindingsTable::default_table()), &path).unwrap();
+    let svg = std::fs::read_to_string(&path).unwrap();
+    assert!(svg.contains("no finding is covered"), "{svg}");
+}
+
+#[test]
+fn score_vs_params_gives_each_method_its_own_series() {
+    // Houlsby and the parallel adapter share the form `bottleneck`: two series, two legend
+    // entries, two colours; each method's two budgets are joined, never the two methods.
+    let mut rows = Vec::new();
+    for (method, design, budgets, percent, value) in [
+        (
+            "houlsby",
+            "bottleneck|attention,ffn|sequential|add",
+            "16",
+            0.5,
+            90.0,
+        ),
+        (
+            "houlsby",
+            "bottleneck|attention,ffn|sequential|add",
+            "64",
+            2.0,
+            91.0,
+        ),
+        ("parallel", "bottleneck|ffn|parallel|add", "16", 0.25, 90.5),
+        ("parallel", "bottleneck|ffn|parallel|add", "64", 1.0, 91.5),
+    ] {
+        for seed in 1..=2 {
+            let mut r = design_run(
+                method,
+                design,
+                "glue/sst2",
+                seed,
+                percent,
+                value + seed as f64,
+            );
+            r.budgets = budgets.into();
+            r.run_id = format!("{method}-{budgets}-{seed}");
+            rows.push(r);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report");
+    let options = ReportOptions {
+        png: false,
+        ..ReportOptions::default()
+    };
+    let summary = report_rows(&rows, &out, None, &options).unwrap();
+    assert_eq!(summary.chart_points, 4);
+    let svg = std::fs::read_to_string(out.join("score_vs_params.svg")).unwrap();
+    assert!(
+        svg.contains("\nhoulsby\n") && svg.contains("\nparallel\n"),
+        "{svg}"
+    );
+    assert!(!svg.contains("\nbottleneck\n"), "{svg}");
+    assert!(svg.contains("#1F77B4") && svg.contains("#FF7F0E"), "{svg}");
+    // score_vs_budget: positions and insertions vary together (no setting varies one alone):
+    // points only, two panels of 4 points.
+    assert_eq!((summary.budget_panels, summary.budget_chart_points), (2, 8));
+    let svg = std::fs::read_to_string(out.join("score_vs_budget.svg")).unwrap();
+    assert!(
+        svg.contains("points only: positions never varies alone"),
+        "{svg}"
+    );
+    assert!(
+        svg.contains("\nhoulsby\n") && svg.contains("\nparallel\n"),
+        "{svg}"
     );
 }

@@ -68,6 +68,9 @@ enum Command {
     Slurm(slurm::SlurmArgs),
     /// Paper-style tables (Markdown, LaTeX) and charts from a results file.
     Report(results_cmd::ReportArgs),
+    /// Test published findings (He et al.'s, UniPELT's, or a TOML file's) on a results file:
+    /// paired differences, bootstrap intervals, verdicts; writes findings.md and findings.svg.
+    Findings(results_cmd::FindingsArgs),
     /// Combine result files (e.g. the shards of a cluster job array).
     Merge(results_cmd::MergeArgs),
     /// Compare two result files; fails on a score drop, a budget change or a run that broke.
@@ -139,6 +142,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sweep(args) => sweep::sweep(&args, cli.backend)?,
         Command::Slurm(args) => slurm::slurm(&args, cli.backend)?,
         Command::Report(args) => results_cmd::report(&args)?,
+        Command::Findings(args) => results_cmd::findings(&args)?,
         Command::Merge(args) => results_cmd::merge(&args)?,
         Command::Regress(args) => results_cmd::regress(&args)?,
         Command::Methods(args) => methods::methods(&args)?,

@@ -1,5 +1,6 @@
-//! `peftgrid report`, `peftgrid merge` and `peftgrid regress`: what a sweep's results file
-//! becomes (tables, charts), how shards combine, and how CI tracks scores against budget.
+//! `peftgrid report`, `peftgrid merge`, `peftgrid regress` and `peftgrid findings`: what a
+//! sweep's results file becomes (tables, charts, findings tested), how shards combine, and how CI
+//! tracks scores against budget.
 
 use std::path::PathBuf;
 
@@ -14,6 +15,19 @@ pub struct ReportArgs {
     /// from the papers).
     #[arg(long)]
     pub published: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FindingsArgs {
+    /// A results file, e.g. results/he-findings-sample.parquet.
+    pub results: PathBuf,
+    /// A findings TOML file (default: He et al.'s and UniPELT's, shipped with peftgrid; the
+    /// format is in crates/results/findings/he-unipelt.toml).
+    #[arg(long)]
+    pub findings: Option<PathBuf>,
+    /// Where to write findings.md and findings.svg (default reports/<sweep>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -38,16 +52,18 @@ pub struct RegressArgs {
     pub tolerance: f64,
 }
 
-pub fn report(args: &ReportArgs) -> anyhow::Result<()> {
-    let stem = args
-        .results
+/// `--out`, or `reports/<stem of the results file>/`.
+fn out_dir(results: &std::path::Path, out: &Option<PathBuf>) -> PathBuf {
+    let stem = results
         .file_stem()
         .map(|s| s.to_string_lossy().to_string())
         .unwrap_or_else(|| "sweep".into());
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("reports").join(stem));
+    out.clone()
+        .unwrap_or_else(|| PathBuf::from("reports").join(stem))
+}
+
+pub fn report(args: &ReportArgs) -> anyhow::Result<()> {
+    let out = out_dir(&args.results, &args.out);
     let summary = match &args.published {
         Some(p) => peftgrid_results::report(&args.results, &out, Some(p))?,
         None => peftgrid_results::report_with(
@@ -59,6 +75,38 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<()> {
     };
     println!("{summary:#?}");
     println!("wrote {}", out.display());
+    Ok(())
+}
+
+/// Tests the findings on a results file: prints the table of verdicts, writes findings.md and
+/// findings.svg.
+pub fn findings(args: &FindingsArgs) -> anyhow::Result<()> {
+    let table = match &args.findings {
+        Some(p) => peftgrid_results::FindingsTable::from_path(p)?,
+        None => peftgrid_results::FindingsTable::default_table(),
+    };
+    if !args.results.exists() {
+        anyhow::bail!("{}: no such results file", args.results.display());
+    }
+    let rows = peftgrid_results::read_rows(&args.results)?;
+    let out = out_dir(&args.results, &args.out);
+    std::fs::create_dir_all(&out)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
+    let report = peftgrid_results::write_findings(&rows, &table, &out)?;
+    print!("{}", peftgrid_results::findings_summary(&report.results));
+    println!(
+        "{} of {} findings covered by {} ({} rows); wrote {}",
+        report.covered(),
+        report.results.len(),
+        args.results.display(),
+        rows.len(),
+        report
+            .files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     Ok(())
 }
 

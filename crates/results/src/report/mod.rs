@@ -1,6 +1,8 @@
 //! Paper-style reports of a results file: `table.md`, `table.tex`, `comparison.md` (beside
-//! published numbers), `pareto.md`, the `score_vs_params` chart (with the Pareto front marked)
-//! and the `score_vs_budget` chart.
+//! published numbers), `pareto.md`, the `score_vs_params` chart (with the Pareto front marked),
+//! the `score_vs_budget` chart, and `findings.md` / `findings.svg` (published findings tested on
+//! these runs, see [`crate::findings`]; the embedded He et al./UniPELT table unless
+//! [`ReportOptions::findings`] gives another).
 //!
 //! # Pareto front
 //!
@@ -10,15 +12,28 @@
 //! [`crate::chart::pareto_front`]; "good" is lower for losses). `score_vs_params` marks the
 //! same front among the points it can show (% params > 0).
 //!
+//! # Score vs params
+//!
+//! One panel per (backbone, task): x = the deployed % (`ResultRow::budget_percent`, log scale),
+//! one series per method (its name and design point; a name at two design points gets the design
+//! added to its label), a point per (method, budgets) at the median of the main metric over the
+//! seeds with a min–max bar, a line through each method's budgets and no other, the legend naming
+//! the methods.
+//!
 //! # Score vs budget
 //!
-//! `score_vs_budget` has small multiples: per (backbone, task) and per design dimension (forms,
-//! positions, insertions, compositions) whose value varies among the task's ok runs with
-//! budgets, one panel; x = the budget knob (the first number of `budgets`, log scale), one series
-//! per value of the dimension, a point per (value, budget knob) at the median of the main metric
-//! over its runs (the seeds, and the other dimensions' settings that share the value) with a
-//! min–max bar. When no dimension varies, one panel per task has a series per method. Rows
-//! without budgets (or a knob ≤ 0) are left out.
+//! `score_vs_budget` has small multiples, per (backbone, task) over its ok runs with budgets (a
+//! `budgets` string with a number; methods without knobs are only in `score_vs_params`): one
+//! panel per design dimension (forms, positions, insertions, compositions) whose value varies
+//! among those runs. x = the deployed % (log scale); a series is one method (name and design
+//! point) at its budgets, a point per budgets at the median over seeds with a min–max bar. A
+//! dimension's panel shows the runs whose setting of the *other* three dimensions is shared by
+//! runs with another value of this one (He et al.'s figures: one dimension varied, everything
+//! else fixed), series grouped by that setting and labelled by method (with the dimension's value
+//! when the name does not say it); runs without such a counterpart are left out and counted
+//! below the x axis. When no setting varies the dimension alone, the panel shows every run as a
+//! point and draws no lines ("points only"). When no dimension varies, one panel per task has a
+//! series per method. Points at 0% are left out (a log axis cannot show them) and counted.
 //!
 //! # Tables
 //!
@@ -45,6 +60,7 @@ use std::path::{Path, PathBuf};
 
 use crate::chart::{self, ChartPanel, ChartPoint, ChartSeries};
 use crate::error::{Result, ResultsError};
+use crate::findings::{write_findings, FindingsTable};
 use crate::published::{metric_key, Published, PublishedEntry};
 use crate::row::{ResultRow, Status};
 use crate::store::read_rows;
@@ -64,6 +80,9 @@ pub struct ReportOptions {
     pub decimals: Option<usize>,
     /// Also render `score_vs_params.png` (besides the SVG).
     pub png: bool,
+    /// The findings `findings.md` tests; `None`: the embedded default
+    /// ([`FindingsTable::default_table`], He et al.'s and UniPELT's).
+    pub findings: Option<FindingsTable>,
 }
 
 impl Default for ReportOptions {
@@ -71,6 +90,7 @@ impl Default for ReportOptions {
         ReportOptions {
             decimals: None,
             png: true,
+            findings: None,
         }
     }
 }
@@ -99,6 +119,9 @@ pub struct ReportSummary {
     pub budget_chart_points: usize,
     /// Whether any row is sample data (the banner is on).
     pub sample_data: bool,
+    /// Findings tested in `findings.md`, and how many of them the results cover (have pairs).
+    pub findings: usize,
+    pub findings_covered: usize,
 }
 
 /// Writes the report of the results file `path` into `out_dir` (`reports/<sweep>/`), with the
@@ -195,6 +218,18 @@ pub fn report_rows(
         chart::render_png(&panels, &png)?;
         summary.files.push(png);
     }
+    let default_table;
+    let table = match &options.findings {
+        Some(t) => t,
+        None => {
+            default_table = FindingsTable::default_table();
+            &default_table
+        }
+    };
+    let found = write_findings(rows, table, out_dir)?;
+    summary.findings = found.results.len();
+    summary.findings_covered = found.covered();
+    summary.files.extend(found.files);
     Ok(summary)
 }
 
@@ -316,7 +351,7 @@ fn capitalise(s: &str) -> String {
     }
 }
 
-fn md_escape(s: &str) -> String {
+pub(crate) fn md_escape(s: &str) -> String {
     s.replace('|', "\\|")
 }
 

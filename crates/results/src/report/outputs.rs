@@ -287,12 +287,14 @@ impl Model {
         (out, lines.len())
     }
 
+    /// The `score_vs_params` panels: per (backbone, task), one series per method (its name and
+    /// design point; its budgets are the series' points), a point per (method, budgets) cell.
     pub(super) fn chart_panels(&self) -> Vec<ChartPanel> {
         let several = self.sections.len() > 1;
         let mut panels = Vec::new();
         for s in &self.sections {
             for (ci, col) in s.columns.iter().enumerate() {
-                let mut series: Vec<ChartSeries> = Vec::new();
+                let mut series: Vec<(String, ChartSeries)> = Vec::new();
                 let mut skipped = 0;
                 for row in &s.rows {
                     let Some(cell) = &row.cells[ci] else { continue };
@@ -307,12 +309,16 @@ impl Model {
                         lo: cell.min,
                         hi: cell.max,
                     };
-                    match series.iter_mut().find(|x| x.label == row.family) {
-                        Some(x) => x.points.push(point),
-                        None => series.push(ChartSeries {
-                            label: row.family.clone(),
-                            points: vec![point],
-                        }),
+                    let key = series_key(&cell.first);
+                    match series.iter_mut().find(|(k, _)| *k == key) {
+                        Some((_, x)) => x.points.push(point),
+                        None => series.push((
+                            key,
+                            ChartSeries {
+                                label: row.method.clone(),
+                                points: vec![point],
+                            },
+                        )),
                     }
                 }
                 let title = if several {
@@ -323,11 +329,12 @@ impl Model {
                 panels.push(ChartPanel {
                     title,
                     metric: col.metric.clone(),
-                    series,
+                    series: unique_labels(series),
                     skipped_zero: skipped,
                     x_desc: String::new(),
                     pareto: true,
                     lower_better: col.lower_better,
+                    lines: true,
                 });
             }
         }
@@ -422,91 +429,204 @@ impl Model {
             ("insertions", |r| &r.insertions),
             ("compositions", |r| &r.compositions),
         ];
-        const BY_METHOD: Dim = ("method", |r| &r.method);
         let several = self.sections.len() > 1;
         let mut panels = Vec::new();
         for s in &self.sections {
             for col in &s.columns {
-                let runs: Vec<(&ResultRow, f64, f64)> = s
+                let runs: Vec<(&ResultRow, f64)> = s
                     .ok_rows
                     .iter()
                     .filter(|r| r.task == col.task && r.split == col.split)
+                    .filter(|r| budget_knob(&r.budgets).is_some())
                     .filter_map(|r| {
-                        let knob = budget_knob(&r.budgets)?;
                         let v = r.metrics.get(&col.metric).copied()?;
-                        v.is_finite().then_some((r, knob, v))
+                        v.is_finite().then_some((r, v))
                     })
                     .collect();
                 if runs.is_empty() {
                     continue;
                 }
-                let mut dims: Vec<Dim> = DIMS
-                    .into_iter()
-                    .filter(|(_, get)| first_seen(runs.iter().map(|(r, _, _)| get(r))).len() > 1)
-                    .collect();
-                if dims.is_empty() {
-                    dims.push(BY_METHOD);
-                }
-                for (name, get) in dims {
-                    let mut series: Vec<ChartSeries> = Vec::new();
-                    let mut skipped = 0;
-                    for value in first_seen(runs.iter().map(|(r, _, _)| get(r))) {
-                        let label = if value.is_empty() {
-                            "(none)".to_string()
-                        } else {
-                            value.to_string()
-                        };
-                        let mine: Vec<(f64, f64)> = runs
-                            .iter()
-                            .filter(|(r, _, _)| get(r) == value)
-                            .map(|(_, k, v)| (*k, *v))
-                            .collect();
-                        let mut knobs: Vec<f64> = mine.iter().map(|(k, _)| *k).collect();
-                        knobs.sort_by(f64::total_cmp);
-                        knobs.dedup();
-                        let mut points = Vec::new();
-                        for k in knobs {
-                            if k <= 0.0 {
-                                skipped += 1;
-                                continue;
-                            }
-                            let values: Vec<f64> = mine
-                                .iter()
-                                .filter(|(x, _)| *x == k)
-                                .map(|(_, v)| *v)
-                                .collect();
-                            let (med, lo, hi) = stats(&values);
-                            points.push(ChartPoint {
-                                method: label.clone(),
-                                x: k,
-                                y: med,
-                                lo,
-                                hi,
-                            });
-                        }
-                        if !points.is_empty() {
-                            series.push(ChartSeries { label, points });
-                        }
+                let task = if several {
+                    format!("{} · {} ({})", s.backbone, col.task, col.split)
+                } else {
+                    format!("{} ({})", col.task, col.split)
+                };
+                let panel = |name: &str,
+                             series: Vec<ChartSeries>,
+                             skipped: usize,
+                             lines: bool,
+                             note: String| {
+                    let mut x_desc = "% parameters (deployed; log scale)".to_string();
+                    if !note.is_empty() {
+                        x_desc.push_str(" · ");
+                        x_desc.push_str(&note);
                     }
-                    let task = if several {
-                        format!("{} · {} ({})", s.backbone, col.task, col.split)
-                    } else {
-                        format!("{} ({})", col.task, col.split)
-                    };
-                    panels.push(ChartPanel {
+                    ChartPanel {
                         title: format!("{task} by {name}"),
                         metric: col.metric.clone(),
                         series,
                         skipped_zero: skipped,
-                        x_desc: "budget (first number of `budgets`, log scale)".into(),
+                        x_desc,
                         pareto: false,
                         lower_better: col.lower_better,
+                        lines,
+                    }
+                };
+                let dims: Vec<Dim> = DIMS
+                    .into_iter()
+                    .filter(|(_, get)| first_seen(runs.iter().map(|(r, _)| get(r))).len() > 1)
+                    .collect();
+                if dims.is_empty() {
+                    let (series, skipped) = method_series(&runs, |r| r.method.clone());
+                    panels.push(panel("method", series, skipped, true, String::new()));
+                    continue;
+                }
+                for (name, get) in dims {
+                    // A run's setting of the other three dimensions.
+                    let context = |r: &ResultRow| -> Vec<String> {
+                        DIMS.iter()
+                            .filter(|(n, _)| *n != name)
+                            .map(|(_, g)| g(r).to_string())
+                            .collect()
+                    };
+                    let contexts = first_seen(runs.iter().map(|(r, _)| context(r)));
+                    let comparable: Vec<&Vec<String>> = contexts
+                        .iter()
+                        .filter(|c| {
+                            first_seen(
+                                runs.iter()
+                                    .filter(|(r, _)| context(r) == **c)
+                                    .map(|(r, _)| get(r)),
+                            )
+                            .len()
+                                > 1
+                        })
+                        .collect();
+                    if comparable.is_empty() {
+                        // No setting varies this dimension alone: every run as a point, no line
+                        // pretends otherwise.
+                        let (series, skipped) = method_series(&runs, |r| r.method.clone());
+                        let note = format!("points only: {name} never varies alone");
+                        panels.push(panel(name, series, skipped, false, note));
+                        continue;
+                    }
+                    // Series grouped by setting, then by value, so that the compared methods sit
+                    // side by side in the legend.
+                    let mut mine: Vec<(&ResultRow, f64)> = Vec::new();
+                    for c in &comparable {
+                        for value in first_seen(
+                            runs.iter()
+                                .filter(|(r, _)| context(r) == **c)
+                                .map(|(r, _)| get(r)),
+                        ) {
+                            mine.extend(
+                                runs.iter()
+                                    .filter(|(r, _)| context(r) == **c && get(r) == value),
+                            );
+                        }
+                    }
+                    let left_out = first_seen(
+                        runs.iter()
+                            .filter(|(r, _)| !comparable.contains(&&context(r)))
+                            .map(|(r, _)| (r.method.as_str(), r.budgets.as_str())),
+                    )
+                    .len();
+                    let (series, skipped) = method_series(&mine, |r| {
+                        let value = get(r);
+                        if value.is_empty() || r.method.contains(value) {
+                            r.method.clone()
+                        } else {
+                            format!("{} ({value})", r.method)
+                        }
                     });
+                    let note = if left_out > 0 {
+                        format!("{left_out} method/budget point(s) without a counterpart not shown")
+                    } else {
+                        String::new()
+                    };
+                    panels.push(panel(name, series, skipped, true, note));
                 }
             }
         }
         panels
     }
+}
+
+/// What makes runs one series: the method and its design point (not the budgets).
+fn series_key(r: &ResultRow) -> String {
+    format!(
+        "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
+        r.method, r.forms, r.positions, r.insertions, r.compositions
+    )
+}
+
+/// Series with their keys; labels shared by series of different keys (one method name at two
+/// design points) get the design point added.
+fn unique_labels(series: Vec<(String, ChartSeries)>) -> Vec<ChartSeries> {
+    let labels: Vec<String> = series.iter().map(|(_, s)| s.label.clone()).collect();
+    series
+        .into_iter()
+        .map(|(key, mut s)| {
+            if labels.iter().filter(|l| **l == s.label).count() > 1 {
+                let design: Vec<&str> = key.split('\u{1f}').skip(1).collect();
+                s.label = format!("{} [{}]", s.label, design.join(" "));
+            }
+            s
+        })
+        .collect()
+}
+
+/// One series per method (name and design point) of `runs`, labelled by `label`, a point per
+/// budgets at the median over its runs (seeds) with a min–max bar, x = the median deployed %,
+/// points in x order. Also the number of points left out at 0%.
+fn method_series(
+    runs: &[(&ResultRow, f64)],
+    label: impl Fn(&ResultRow) -> String,
+) -> (Vec<ChartSeries>, usize) {
+    let mut skipped = 0;
+    let mut series = Vec::new();
+    for key in first_seen(runs.iter().map(|(r, _)| series_key(r))) {
+        let of: Vec<&(&ResultRow, f64)> =
+            runs.iter().filter(|(r, _)| series_key(r) == key).collect();
+        let mut points = Vec::new();
+        for budgets in first_seen(of.iter().map(|(r, _)| r.budgets.as_str())) {
+            let cell: Vec<&(&ResultRow, f64)> = of
+                .iter()
+                .copied()
+                .filter(|(r, _)| r.budgets == budgets)
+                .collect();
+            let values: Vec<f64> = cell.iter().map(|(_, v)| *v).collect();
+            let x = median(
+                &cell
+                    .iter()
+                    .map(|(r, _)| r.budget_percent())
+                    .collect::<Vec<_>>(),
+            );
+            if !(x > 0.0 && x.is_finite()) {
+                skipped += 1;
+                continue;
+            }
+            let (y, lo, hi) = stats(&values);
+            points.push(ChartPoint {
+                method: of[0].0.method.clone(),
+                x,
+                y,
+                lo,
+                hi,
+            });
+        }
+        points.sort_by(|a, b| a.x.total_cmp(&b.x));
+        if !points.is_empty() {
+            series.push((
+                key,
+                ChartSeries {
+                    label: label(of[0].0),
+                    points,
+                },
+            ));
+        }
+    }
+    (unique_labels(series), skipped)
 }
 
 /// The budget knob of a `budgets` string: the first number in it (`30+512` → 30, `0.5` → 0.5),

@@ -35,7 +35,6 @@ pub(super) struct Cell {
 pub(super) struct TableRow {
     pub(super) method: String,
     pub(super) budgets: String,
-    pub(super) family: String,
     pub(super) percent: String,
     pub(super) cells: Vec<Option<Cell>>,
     pub(super) avg: Option<f64>,
@@ -209,17 +208,6 @@ impl Section {
                     format!("{}–{}", fmt_percent(lo), fmt_percent(hi))
                 }
             };
-            let family = rows
-                .iter()
-                .find(|r| of_key(r))
-                .map(|r| {
-                    if r.forms.is_empty() {
-                        r.method.clone()
-                    } else {
-                        r.forms.clone()
-                    }
-                })
-                .unwrap_or_default();
             let mut cells = Vec::new();
             for col in &columns {
                 let runs: Vec<&ResultRow> = shown
@@ -266,7 +254,6 @@ impl Section {
             table_rows.push(TableRow {
                 method,
                 budgets,
-                family,
                 percent,
                 cells,
                 avg,
