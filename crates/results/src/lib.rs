@@ -32,8 +32,8 @@ pub use regress::{
     RegressionKind,
 };
 pub use report::{
-    fmt_percent, lower_is_better, report, report_rows, report_with, ReportOptions, ReportSummary,
-    SAMPLE_BANNER,
+    fmt_percent, lower_is_better, report, report_rows, report_with, thousands, ReportOptions,
+    ReportSummary, SAMPLE_BANNER,
 };
 pub use row::{ResultRow, Status};
 pub use store::{lock_path, merge, read_rows, write_rows, ResultStore, WriterLock, METRIC_PREFIX};

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::{bootstrap, percent_text, Expect, FindingResult, MIN_PAIRS};
 use crate::error::{Result, ResultsError};
-use crate::report::{fixed, md_escape, signed, SAMPLE_BANNER};
+use crate::report::{fixed, md_escape, signed, thousands, SAMPLE_BANNER};
 
 /// Pairs listed per finding before "and N more".
 const MAX_PAIRS_LISTED: usize = 60;
@@ -220,19 +220,6 @@ fn section(out: &mut String, r: &FindingResult) {
         }
         out.push('\n');
     }
-}
-
-/// `10000` → `10,000`.
-fn thousands(n: usize) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Writes `findings.md` (see [`findings_markdown`]).

@@ -73,6 +73,19 @@ use outputs::Model;
 /// The banner put on reports of sample data.
 pub const SAMPLE_BANNER: &str = "sample numbers, not the benchmark";
 
+/// `10000` → `10,000`.
+pub fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Options of [`report_with`].
 #[derive(Debug, Clone)]
 pub struct ReportOptions {

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use peftgrid_results::thousands;
 use peftgrid_zoo::{count, BackboneShape, MethodSpec, ModificationSpec, Target};
 
 use super::expand::{config_path, load_shape};
@@ -151,18 +152,6 @@ fn design(method: &MethodSpec) -> String {
         parts.push("head only".into());
     }
     parts.join(" + ")
-}
-
-fn thousands(n: usize) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------------------------
