@@ -378,7 +378,9 @@ impl<B: Backend> Model<B> {
         self.for_each_projection(|site, linear| site.unmerge(linear));
     }
 
-    fn for_each_projection(
+    /// Calls `f` with every non-empty projection site and its projection (taken out and put
+    /// back), in layer order.
+    pub(crate) fn for_each_projection(
         &mut self,
         mut f: impl FnMut(&mut Site<B>, burn::nn::Linear<B>) -> burn::nn::Linear<B>,
     ) {

@@ -91,6 +91,8 @@ pub fn apply<B: Backend>(
             }
         }
     }
+    // Weight-space forms read (or change) the pretrained weight they sit beside.
+    model.for_each_projection(|site, linear| site.attach(linear));
     let shift: usize = method
         .modifications
         .iter()

@@ -1181,7 +1181,7 @@ mod methods {
     #[test]
     fn merged_and_unmerged_outputs_agree() {
         let device = Default::default();
-        for (name, fixture) in ["lora", "ia3", "krona"]
+        for (name, fixture) in ["lora", "ia3", "krona", "dora", "rslora"]
             .into_iter()
             .flat_map(|n| ["bert", "bart", "t5"].map(|f| (n, f)))
         {
@@ -1224,6 +1224,63 @@ mod methods {
                 let scale = w0[&k].iter().fold(1f32, |a, b| a.max(b.abs()));
                 assert!(d < 5e-5 * scale, "{name}/{fixture}: {k} restored: {d}");
             }
+        }
+    }
+
+    /// peft's methods beyond LoRA, IA3 and prompt/prefix tuning, each saved by peft 0.21.2
+    /// (`../shared/fixtures/peft-methods`, made by the script there).
+    const PEFT_METHODS: &[&str] = &["peft_dora", "peft_rslora", "peft_lora_ffn"];
+
+    /// Each loads with peft's own file, matches peft's output and trainable count, and, where
+    /// the form merges, gives the same output merged, and its pretrained weights back unmerged.
+    #[test]
+    fn peft_methods_match_peft() {
+        let device = Default::default();
+        for name in PEFT_METHODS {
+            let dir = fixtures().join("peft-methods").join(name);
+            let mut loaded = load::<B>(dir.join("base"), &device).unwrap();
+            let spec = formats::peft::load_adapter(
+                &mut loaded.model,
+                &loaded.config,
+                &dir.join("adapter"),
+                &device,
+            )
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let g = golden(&dir);
+            let run = |m: &Model<B>| {
+                m.forward(inputs(&g, &device)).unwrap().named()["last_hidden_state"].as_f32()
+            };
+            let unmerged = run(&loaded.model);
+            let diff = max_abs_diff(&unmerged, &g["last_hidden_state"].as_f32());
+            eprintln!("{name}: max abs diff {diff:e}");
+            assert!(diff < TOL, "{name}: {diff}");
+
+            let expected = golden_json(&dir)["trainable_params"].as_u64().unwrap() as usize;
+            let (from_modules, _) = method::trainable(&loaded.model, &spec);
+            let from_config = count(&spec, &loaded.config.shape()).unwrap();
+            assert_eq!(from_modules, expected, "{name}: counted from the modules");
+            assert_eq!(from_config.trainable, expected, "{name}: closed form");
+
+            let pretrained = |m: &Model<B>| {
+                values(m)
+                    .into_iter()
+                    .filter(|(k, _)| !k.contains("sites") && !k.contains("shared"))
+                    .collect::<BTreeMap<_, _>>()
+            };
+            let w0 = pretrained(&loaded.model);
+            loaded.model.merge();
+            let merged = run(&loaded.model);
+            assert!(
+                max_abs_diff(&unmerged, &merged) < 1e-5,
+                "{name}: merged {}",
+                max_abs_diff(&unmerged, &merged)
+            );
+            loaded.model.unmerge();
+            for (k, v) in pretrained(&loaded.model) {
+                let d = max_abs_diff(&v, &w0[&k]);
+                assert!(d < 1e-6, "{name}: {k} restored to {d}");
+            }
+            assert!(max_abs_diff(&run(&loaded.model), &unmerged) < 1e-5, "{name}");
         }
     }
 

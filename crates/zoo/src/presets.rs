@@ -4,7 +4,7 @@
 use crate::error::{Result, ZooError};
 use crate::forms::{
     BottleneckSpec, Form, KroneckerSpec, LowRankSpec, PhmOptions, PrefixSpec, PromptSpec,
-    RescaleSpec, TokenBiasSpec,
+    RescaleSpec, TokenBiasSpec, WeightDecomposedSpec,
 };
 use crate::spec::{MethodSpec, ModificationSpec, ParamGroup};
 use crate::{Activation, Composition, Init, Insertion, Position, Side};
@@ -141,6 +141,16 @@ pub const PRESETS: &[Preset] = &[
         about: "U-Tuning around the FFN sublayer",
         build: u_tuning_ffn,
     },
+    Preset {
+        name: "rslora",
+        about: "rank-stabilised LoRA (Kalajdzievski): LoRA at W_q, W_v scaled α/√r",
+        build: rslora,
+    },
+    Preset {
+        name: "dora",
+        about: "DoRA (Liu et al. 2024): magnitude × direction of W_q, W_v, LoRA on the direction",
+        build: dora,
+    },
 ];
 
 /// The preset called `name`.
@@ -224,6 +234,22 @@ fn prefix() -> MethodSpec {
 fn lora() -> MethodSpec {
     MethodSpec::new("lora").with(
         ModificationSpec::new(Form::LowRank(LowRankSpec {}), &[Q, V])
+            .composition(Composition::AlphaOverRank { alpha: 16.0 })
+            .budget(8),
+    )
+}
+
+fn rslora() -> MethodSpec {
+    MethodSpec::new("rslora").with(
+        ModificationSpec::new(Form::LowRank(LowRankSpec {}), &[Q, V])
+            .composition(Composition::AlphaOverSqrtRank { alpha: 16.0 })
+            .budget(8),
+    )
+}
+
+fn dora() -> MethodSpec {
+    MethodSpec::new("dora").with(
+        ModificationSpec::new(Form::WeightDecomposed(WeightDecomposedSpec {}), &[Q, V])
             .composition(Composition::AlphaOverRank { alpha: 16.0 })
             .budget(8),
     )

@@ -74,8 +74,9 @@ impl<B: Backend> Site<B> {
         self.mods.iter().any(Modification::reads_post_norm)
     }
 
-    /// A projection with the modifications placed beside it: input rescalings, then `linear`,
-    /// then everything that modifies its output (each reading the original input).
+    /// A projection with the modifications placed beside it: input rescalings, then `linear`
+    /// with its weight rewritten by the weight-space forms (in order), then everything that
+    /// modifies its output (each reading the original input).
     pub fn project(&self, x: Tensor<B, 3>, linear: &Linear<B>, shared: &Shared<B>) -> Tensor<B, 3> {
         if self.mods.is_empty() {
             return linear.forward(x);
@@ -85,7 +86,30 @@ impl<B: Backend> Site<B> {
             .iter()
             .filter_map(Modification::input_scale)
             .fold(x.clone(), |x, s| x * s.unsqueeze());
-        self.modify(x, linear.forward(scaled), shared)
+        let h = match self.adapted_weight(linear) {
+            Some(weight) => burn::tensor::module::linear(
+                scaled,
+                weight,
+                linear.bias.as_ref().map(|b| b.val()),
+            ),
+            None => linear.forward(scaled),
+        };
+        self.modify(x, h, shared)
+    }
+
+    /// W′ of `linear` under the unmerged weight-space forms placed here, if there are any.
+    pub fn adapted_weight(&self, linear: &Linear<B>) -> Option<Tensor<B, 2>> {
+        self.mods
+            .iter()
+            .filter(|m| m.adapts_weight() && !m.is_merged())
+            .fold(None, |w: Option<Tensor<B, 2>>, m| {
+                Some(m.adapt_weight(w.unwrap_or_else(|| linear.weight.val())))
+            })
+    }
+
+    /// Hands `linear` to every modification placed here, in order (see `FormModule::attach`).
+    pub fn attach(&mut self, linear: Linear<B>) -> Linear<B> {
+        self.mods.iter_mut().fold(linear, |l, m| m.attach(l))
     }
 
     /// The keys and values of every prefix placed here, concatenated along the prefix axis;

@@ -158,6 +158,9 @@ pub enum Composition {
     Scaled { s: f64 },
     /// h + (α/r)·Δh: LoRA's convention, the scale follows the rank.
     AlphaOverRank { alpha: f64 },
+    /// h + (α/√r)·Δh: rank-stabilised LoRA (Kalajdzievski 2023, peft's `use_rslora`), whose
+    /// updates keep their size as r grows.
+    AlphaOverSqrtRank { alpha: f64 },
     /// h + s·Δh with s a trained scalar starting at `init`.
     Learned { init: f64 },
     /// h + g(x)·Δh with g(x) the mean over positions of σ(x W_g + b_g), one gate per example
@@ -183,6 +186,9 @@ impl std::fmt::Display for Composition {
             Composition::AlphaOverRank { alpha } => {
                 write!(f, "alpha_over_rank(alpha={})", number(alpha))
             }
+            Composition::AlphaOverSqrtRank { alpha } => {
+                write!(f, "alpha_over_sqrt_rank(alpha={})", number(alpha))
+            }
             Composition::Learned { init } => write!(f, "learned(init={})", number(init)),
             Composition::Gated => f.write_str("gated"),
         }
@@ -196,6 +202,7 @@ impl Composition {
             Composition::Add => "add",
             Composition::Scaled { .. } => "scaled",
             Composition::AlphaOverRank { .. } => "alpha_over_rank",
+            Composition::AlphaOverSqrtRank { .. } => "alpha_over_sqrt_rank",
             Composition::Learned { .. } => "learned",
             Composition::Gated => "gated",
         }
@@ -206,6 +213,7 @@ impl Composition {
         match *self {
             Composition::Scaled { s } => s,
             Composition::AlphaOverRank { alpha } => alpha / budget.max(1) as f64,
+            Composition::AlphaOverSqrtRank { alpha } => alpha / (budget.max(1) as f64).sqrt(),
             _ => 1.0,
         }
     }

@@ -188,9 +188,14 @@ impl ModificationSpec {
                 format!("{what} {n} is larger than any method needs (at most {MAX_BUDGET})"),
             ));
         }
-        if let Composition::AlphaOverRank { .. } = self.composition {
+        if let Composition::AlphaOverRank { .. } | Composition::AlphaOverSqrtRank { .. } =
+            self.composition
+        {
             if self.form.knob() != Some("r") {
-                return Err(crate::error::invalid(name, "alpha_over_rank needs a rank"));
+                return Err(crate::error::invalid(
+                    name,
+                    format!("{} needs a rank", self.composition.kind()),
+                ));
             }
         }
         for &position in &self.at {

@@ -95,7 +95,7 @@ impl<B: Backend> LowRank<B> {
     }
 
     /// s·W_down W_up as a `[d_in, d_out]` matrix (Burn's Linear layout).
-    fn delta_weight(&self) -> Tensor<B, 2> {
+    pub fn delta_weight(&self) -> Tensor<B, 2> {
         self.down
             .val()
             .matmul(self.up.val())

@@ -133,6 +133,22 @@ pub trait FormModule<B: Backend> {
     fn prepend(&self, _embeds: Tensor<B, 3>) -> Option<Tensor<B, 3>> {
         None
     }
+    /// Whether the form rewrites the weight of the projection it sits beside (W′ = f(W): DoRA,
+    /// the orthogonal forms) rather than adding to the projection's output.
+    fn adapts_weight(&self) -> bool {
+        false
+    }
+    /// W′ = f(W) for the weight `[d_in, d_out]` (Burn's layout) of that projection.
+    fn adapt_weight(&self, weight: Tensor<B, 2>) -> Tensor<B, 2> {
+        weight
+    }
+    /// Called once when the form is placed beside `linear`: a form whose start depends on the
+    /// pretrained weight reads it here (DoRA's magnitude starts at ‖W‖), and one that changes
+    /// the frozen weight returns the changed projection (PiSSA moves W's top singular
+    /// directions into the adapter).
+    fn attach(&mut self, linear: Linear<B>) -> Linear<B> {
+        linear
+    }
     /// Whether the form can be folded into the projection it modifies.
     fn mergeable(&self) -> bool {
         false
@@ -230,6 +246,15 @@ macro_rules! forms {
             pub fn prepend(&self, embeds: Tensor<B, 3>) -> Option<Tensor<B, 3>> {
                 match self { $(Modification::$variant(m) => m.prepend(embeds),)* }
             }
+            pub fn adapts_weight(&self) -> bool {
+                match self { $(Modification::$variant(m) => m.adapts_weight(),)* }
+            }
+            pub fn adapt_weight(&self, weight: Tensor<B, 2>) -> Tensor<B, 2> {
+                match self { $(Modification::$variant(m) => m.adapt_weight(weight),)* }
+            }
+            pub fn attach(&mut self, linear: Linear<B>) -> Linear<B> {
+                match self { $(Modification::$variant(m) => m.attach(linear),)* }
+            }
             pub fn mergeable(&self) -> bool {
                 match self { $(Modification::$variant(m) => m.mergeable(),)* }
             }
@@ -257,6 +282,8 @@ forms! {
     Bottleneck(BottleneckSpec, Bottleneck) in bottleneck;
     /// x W_down W_up beside a projection (LoRA).
     LowRank(LowRankSpec, LowRank) in low_rank;
+    /// m ⊙ (W + s·W_down W_up) / ‖W + s·W_down W_up‖: magnitude and direction (DoRA).
+    WeightDecomposed(WeightDecomposedSpec, WeightDecomposed) in weight_decomposed;
     /// x (A ⊗ B) beside a projection (KronA).
     Kronecker(KroneckerSpec, Kronecker) in kronecker;
     /// l key/value vectors per head prepended to an attention's memory (prefix tuning).
@@ -279,21 +306,44 @@ mod prefix;
 mod prompt;
 mod rescale;
 mod token_bias;
+mod weight_decomposed;
 
 pub use bottleneck::{kept, MaskedLinear, PerHeadLinear, PhmOptions, Projection};
 pub use phm::PhmLinear;
 
+/// The check of a form that sits beside a projection, reading its input in parallel (LoRA and
+/// every weight-space form).
+pub(crate) fn check_beside_projection(name: &str, p: &Placement) -> Result<()> {
+    if !p.position.is_projection() || p.insertion != crate::Insertion::Parallel {
+        return Err(crate::error::invalid(
+            name,
+            format!(
+                "sits beside a projection (q, k, v, o, ffn_in, ffn_out), in parallel, not at `{}` ({})",
+                p.position, p.insertion
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `linear` with its weight replaced by `weight`, keeping the parameter's id and gradient
+/// requirement (merging a weight-space form into a frozen projection).
+pub(crate) fn with_weight<B: Backend>(linear: Linear<B>, weight: Tensor<B, 2>) -> Linear<B> {
+    let require_grad = linear.weight.is_require_grad();
+    Linear {
+        weight: burn::module::Param::initialized(
+            linear.weight.id,
+            weight.detach().set_require_grad(require_grad),
+        ),
+        bias: linear.bias,
+    }
+}
+
 /// `linear` with `delta` (`[d_in, d_out]`) added to its weight, keeping the parameter's id and
 /// gradient requirement (merging LoRA-like forms into a frozen projection).
 pub(crate) fn add_to_weight<B: Backend>(linear: Linear<B>, delta: Tensor<B, 2>) -> Linear<B> {
-    let require_grad = linear.weight.is_require_grad();
-    let weight = (linear.weight.val() + delta)
-        .detach()
-        .set_require_grad(require_grad);
-    Linear {
-        weight: burn::module::Param::initialized(linear.weight.id, weight),
-        bias: linear.bias,
-    }
+    let weight = linear.weight.val() + delta;
+    with_weight(linear, weight)
 }
 
 /// Applies the bottleneck nonlinearity.

@@ -16,8 +16,8 @@
 //!
 //! One file per form AdapterHub has: [`bottleneck`] (Houlsby, Pfeiffer, parallel, Compacter),
 //! [`low_rank`] (LoRA), [`rescale`] ((IA)³, AdapterHub's LoRA in `scale` mode), [`prefix`] and
-//! [`prompt`]. The matches on [`Form`] and [`Modification`] here name every form of the design
-//! space: a form added to the zoo does not compile until this format says whether it holds it.
+//! [`prompt`]. `part_config`'s match on [`Form`] names every form of the design space: a form
+//! added to the zoo does not compile until this format says whether it holds it.
 
 mod bottleneck;
 mod low_rank;
@@ -363,12 +363,12 @@ pub fn load_adapter<B: Backend>(
                     Modification::Prefix(p) => prefix::fill_gate(&r, p, &key)?,
                     // Prepended at the embedding output, read with the model-level modules.
                     Modification::Prompt(_) => {}
-                    // `translate` never yields these.
-                    Modification::Kronecker(_) | Modification::TokenBias(_) => {
+                    // `translate` never yields the others (`part_config` names each).
+                    other => {
                         return Err(ModelError::BadTensor {
                             path: r.weights.path().to_path_buf(),
                             key,
-                            message: "KronA and AdapterBias have no AdapterHub form".into(),
+                            message: format!("`{}` has no AdapterHub form", other.form()),
                         })
                     }
                 }
@@ -422,6 +422,10 @@ fn part_config(method: &MethodSpec, m: &ModificationSpec, hidden: usize) -> Resu
         Form::TokenBias(_) => Err(unsupported(
             method,
             "AdapterHub has no `token_bias` form (AdapterBias)",
+        )),
+        Form::WeightDecomposed(_) => Err(unsupported(
+            method,
+            "AdapterHub has no `weight_decomposed` form (DoRA; peft's format has)",
         )),
     }
 }
@@ -577,11 +581,11 @@ fn adapter_tensors<B: Backend>(
                     Modification::Prefix(p) => prefix::write_gate(&mut out, p, &key),
                     // Prepended at the embedding output, written with the model-level modules.
                     Modification::Prompt(_) => {}
-                    // Refused by `part_config` already.
-                    Modification::Kronecker(_) | Modification::TokenBias(_) => {
+                    // Refused by `part_config` already, which names every form.
+                    other => {
                         return Err(unsupported(
                             method,
-                            "KronA and AdapterBias have no AdapterHub form",
+                            format!("`{}` has no AdapterHub form", other.form()),
                         ))
                     }
                 }

@@ -1,11 +1,13 @@
 //! peft's `LORA`: `lora_A.weight` `[r, in]` and `lora_B.weight` `[out, r]` per targeted
-//! projection, scaled by `lora_alpha / r` (the low-rank form with `AlphaOverRank`).
+//! projection, scaled by `lora_alpha / r` (the low-rank form with `AlphaOverRank`), or by
+//! `lora_alpha / √r` with `use_rslora` (`AlphaOverSqrtRank`). With `use_dora` each projection
+//! also has `lora_magnitude_vector` `[out]`: the `weight_decomposed` form (DoRA).
 
 use std::collections::BTreeSet;
 
 use burn::module::Param;
 use burn::prelude::*;
-use peftgrid_zoo::forms::LowRankSpec;
+use peftgrid_zoo::forms::{LowRank, LowRankSpec, WeightDecomposedSpec};
 use peftgrid_zoo::{Composition, Form, MethodSpec, Modification, ModificationSpec, Position};
 use serde_json::json;
 
@@ -14,13 +16,15 @@ use crate::config::ModelConfig;
 use crate::error::Result;
 use crate::{method, Model};
 
+const MAGNITUDE: &str = "lora_magnitude_vector";
+
 pub(super) fn load<B: Backend>(
     model: &mut Model<B>,
     config: &ModelConfig,
     adapter: &PeftAdapter,
     device: &B::Device,
 ) -> Result<MethodSpec> {
-    for flag in ["use_dora", "use_rslora", "fan_in_fan_out", "lora_bias"] {
+    for flag in ["fan_in_fan_out", "lora_bias"] {
         adapter.refuse(flag, |v| v.is_null() || v == &json!(false))?;
     }
     adapter.refuse("bias", |v| v.is_null() || v == &json!("none"))?;
@@ -29,17 +33,31 @@ pub(super) fn load<B: Backend>(
             v.is_null() || v.as_object().is_some_and(|o| o.is_empty())
         })?;
     }
+    let flag = |name: &str| -> Result<bool> {
+        Ok(adapter.field::<Option<bool>>(name)?.unwrap_or(false))
+    };
+    let (dora, rslora) = (flag("use_dora")?, flag("use_rslora")?);
     let r: usize = adapter.field("r")?;
     let alpha: f64 = adapter.field("lora_alpha")?;
-    let found = locate(
-        model,
-        adapter,
-        adapter.modules(&["lora_A.weight", "lora_B.weight"]),
-    )?;
+    let mut suffixes = vec!["lora_A.weight", "lora_B.weight"];
+    if dora {
+        suffixes.push(MAGNITUDE);
+    }
+    let found = locate(model, adapter, adapter.modules(&suffixes))?;
     let positions = positions_on_every_layer(model, adapter, &found)?;
-    let spec = MethodSpec::new("lora").with(
-        ModificationSpec::new(Form::LowRank(LowRankSpec {}), &positions)
-            .composition(Composition::AlphaOverRank { alpha })
+    let (name, form) = if dora {
+        ("dora", Form::WeightDecomposed(WeightDecomposedSpec {}))
+    } else {
+        ("lora", Form::LowRank(LowRankSpec {}))
+    };
+    let composition = if rslora {
+        Composition::AlphaOverSqrtRank { alpha }
+    } else {
+        Composition::AlphaOverRank { alpha }
+    };
+    let spec = MethodSpec::new(name).with(
+        ModificationSpec::new(form, &positions)
+            .composition(composition)
             .budget(r),
     );
     method::apply(model, config, &spec, device)?;
@@ -57,12 +75,33 @@ pub(super) fn load<B: Backend>(
         // peft stores nn.Linear layouts: A [r, in], B [out, r]; ours are transposed.
         let a = get("lora_A.weight", [r, dims.d_in])?.transpose();
         let b = get("lora_B.weight", [dims.d_out, r])?.transpose();
+        let magnitude = if dora {
+            let name = adapter.tensor_name(names, MAGNITUDE, &at)?;
+            Some(adapter.weights.tensor::<B, 1>(
+                name,
+                [dims.d_out],
+                "the projection's output width",
+                device,
+            )?)
+        } else {
+            None
+        };
         let site = parts.layers[*layer]
             .get_mut(*position)
             .expect("a located module is a projection site");
-        if let Some(Modification::LowRank(m)) = site.mods.last_mut() {
+        let fill = |m: &mut LowRank<B>| {
             m.down = Param::from_tensor(a);
             m.up = Param::from_tensor(b);
+        };
+        match site.mods.last_mut() {
+            Some(Modification::LowRank(m)) => fill(m),
+            Some(Modification::WeightDecomposed(m)) => {
+                fill(&mut m.low_rank);
+                if let Some(magnitude) = magnitude {
+                    m.magnitude = Param::from_tensor(magnitude);
+                }
+            }
+            _ => {}
         }
     }
     Ok(spec)
@@ -73,18 +112,22 @@ pub(super) fn save<B: Backend>(w: &mut Writer<B>) -> Result<()> {
         return Err(w.unsupported("peft's LoRA is one set of target modules with one r"));
     };
     let r = m.budget.unwrap_or(0);
-    let alpha = match m.composition {
-        Composition::AlphaOverRank { alpha } => alpha,
-        Composition::Scaled { s } => s * r as f64,
-        Composition::Add => r as f64,
+    let (alpha, rslora) = match m.composition {
+        Composition::AlphaOverRank { alpha } => (alpha, false),
+        Composition::AlphaOverSqrtRank { alpha } => (alpha, true),
+        Composition::Scaled { s } => (s * r as f64, false),
+        Composition::Add => (r as f64, false),
         _ => return Err(w.unsupported("learned or gated LoRA scaling")),
     };
+    let dora = matches!(m.form, Form::WeightDecomposed(_));
     for i in 0..w.layers.len() {
         for &p in &m.at {
-            let Some(Modification::LowRank(lr)) =
-                w.layers[i].sites.get(p).and_then(|s| s.mods.first())
-            else {
-                continue;
+            let (lr, magnitude) = match w.layers[i].sites.get(p).and_then(|s| s.mods.first()) {
+                Some(Modification::LowRank(lr)) => (lr, None),
+                Some(Modification::WeightDecomposed(d)) => {
+                    (&d.low_rank, Some(d.magnitude.val()))
+                }
+                _ => continue,
             };
             let (down, up) = (lr.down.val(), lr.up.val());
             let module = w.module(i, p)?;
@@ -96,6 +139,9 @@ pub(super) fn save<B: Backend>(w: &mut Writer<B>) -> Result<()> {
                 format!("{module}.lora_B.weight"),
                 up.transpose().into_data(),
             );
+            if let Some(magnitude) = magnitude {
+                w.put(format!("{module}.{MAGNITUDE}"), magnitude.into_data());
+            }
         }
     }
     let at: BTreeSet<Position> = m.at.iter().copied().collect();
@@ -108,7 +154,7 @@ pub(super) fn save<B: Backend>(w: &mut Writer<B>) -> Result<()> {
     w.set("bias", json!("none"));
     w.set("fan_in_fan_out", json!(false));
     w.set("init_lora_weights", json!(true));
-    w.set("use_rslora", json!(false));
-    w.set("use_dora", json!(false));
+    w.set("use_rslora", json!(rslora));
+    w.set("use_dora", json!(dora));
     Ok(())
 }

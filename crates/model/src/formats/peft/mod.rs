@@ -61,7 +61,7 @@ impl PeftType {
 /// The peft type that holds a form, or why peft has none.
 pub fn peft_type_of(form: &Form) -> std::result::Result<PeftType, &'static str> {
     match form {
-        Form::LowRank(_) => Ok(PeftType::Lora),
+        Form::LowRank(_) | Form::WeightDecomposed(_) => Ok(PeftType::Lora),
         Form::Rescale(_) => Ok(PeftType::Ia3),
         Form::Prompt(_) => Ok(PeftType::PromptTuning),
         Form::Prefix(_) => Ok(PeftType::PrefixTuning),
