@@ -370,12 +370,23 @@ impl<B: Backend> Model<B> {
 
     /// Folds every mergeable modification (LoRA, KronA, IA3) into the projections it modifies.
     pub fn merge(&mut self) {
-        self.for_each_projection(|site, linear| site.merge(linear));
+        let shared = self.shared().clone();
+        self.for_each_projection(|site, linear| site.merge(linear, &shared));
     }
 
     /// Takes merged modifications back out of the projections.
     pub fn unmerge(&mut self) {
-        self.for_each_projection(|site, linear| site.unmerge(linear));
+        let shared = self.shared().clone();
+        self.for_each_projection(|site, linear| site.unmerge(linear, &shared));
+    }
+
+    /// What the sites of the model share (prefix generators, PHM rules, VeRA's bases).
+    pub fn shared(&self) -> &peftgrid_zoo::Shared<B> {
+        match self {
+            Model::Text(m) => &m.shared,
+            Model::Vit(m) => &m.shared,
+            Model::Seq2Seq(m) => &m.shared,
+        }
     }
 
     /// Calls `f` with every non-empty projection site and its projection (taken out and put

@@ -41,6 +41,7 @@ pub fn apply<B: Backend>(
     }
     for m in &method.modifications {
         let mut mod_shared = None;
+        let shared_dims = m.shared_dims(&shape);
         for &position in &m.at {
             let p = m.placement(position);
             let dims = shape.sites(position).dims;
@@ -72,7 +73,7 @@ pub fn apply<B: Backend>(
                 }
                 _ => {
                     let index = *mod_shared.get_or_insert_with(|| {
-                        m.form.build_shared(&p, layers, dims, shared, device)
+                        m.form.build_shared(&p, layers, shared_dims, shared, device)
                     });
                     for (i, s) in sites.iter_mut().enumerate() {
                         if let Some(site) = s.get_mut(position) {
@@ -126,14 +127,15 @@ pub enum Role {
     Head,
     /// A pretrained parameter.
     Pretrained { bias: bool, norm: bool },
-    /// A constant transformers keeps as a buffer (BART's `final_logits_bias`): never trained.
+    /// A constant transformers keeps as a buffer (BART's `final_logits_bias`), or one a method
+    /// stores but never trains (`Shared::frozen`: VeRA's random bases).
     Buffer,
 }
 
 /// The role of the parameter at `path` (module field names joined by '.').
 pub fn role(path: &[String]) -> Role {
     let has = |name: &str| path.iter().any(|p| p == name);
-    if has("final_logits_bias") {
+    if has("final_logits_bias") || has("frozen") {
         Role::Buffer
     } else if has("sites") || has("input") || has("embedding_output") || has("shared") {
         Role::Method

@@ -1229,7 +1229,21 @@ mod methods {
 
     /// peft's methods beyond LoRA, IA3 and prompt/prefix tuning, each saved by peft 0.21.2
     /// (`../shared/fixtures/peft-methods`, made by the script there).
-    const PEFT_METHODS: &[&str] = &["peft_dora", "peft_rslora", "peft_lora_ffn"];
+    const PEFT_METHODS: &[&str] = &[
+        "peft_dora",
+        "peft_rslora",
+        "peft_lora_ffn",
+        "peft_vera",
+        "peft_loha",
+        "peft_lokr",
+        "peft_oft",
+        "peft_boft",
+        "peft_hra",
+        "peft_miss",
+        "peft_fourierft",
+        "peft_adalora",
+        "peft_ln_tuning",
+    ];
 
     /// Each loads with peft's own file, matches peft's output and trainable count, and, where
     /// the form merges, gives the same output merged, and its pretrained weights back unmerged.
@@ -1280,7 +1294,10 @@ mod methods {
                 let d = max_abs_diff(&v, &w0[&k]);
                 assert!(d < 1e-6, "{name}: {k} restored to {d}");
             }
-            assert!(max_abs_diff(&run(&loaded.model), &unmerged) < 1e-5, "{name}");
+            assert!(
+                max_abs_diff(&run(&loaded.model), &unmerged) < 1e-5,
+                "{name}"
+            );
         }
     }
 

@@ -131,4 +131,11 @@ fn print_count(c: &Count) {
             c.deployed, c.deployed_percent
         );
     }
+    if c.stored != c.deployed {
+        println!(
+            "  stored (frozen included)  {:>12}  ({} bytes in fp32)",
+            c.stored,
+            c.stored * 4
+        );
+    }
 }

@@ -36,6 +36,9 @@ pub struct Count {
     pub percent: f64,
     /// `deployed` as a % of `pretrained` (He et al.'s budget for prefix tuning).
     pub deployed_percent: f64,
+    /// Entries a deployed adapter file stores: `deployed` plus the frozen tensors it keeps
+    /// beside them (VeRA's shared random bases). Can exceed `trainable` by far.
+    pub stored: usize,
     pub rows: Vec<CountRow>,
 }
 
@@ -45,10 +48,12 @@ pub fn count(method: &MethodSpec, shape: &BackboneShape) -> Result<Count> {
     method.check_backbone(shape)?;
     let mut rows = Vec::new();
     let mut deployed = 0;
+    let mut frozen = 0;
     for m in &method.modifications {
-        let (mod_rows, mod_deployed) = count_modification(m, shape)?;
+        let (mod_rows, mod_deployed, mod_frozen) = count_modification(m, shape)?;
         rows.extend(mod_rows);
         deployed += mod_deployed;
+        frozen += mod_frozen;
     }
     let has = |g: ParamGroup| method.unfreeze.contains(&g);
     for &group in &method.unfreeze {
@@ -103,18 +108,21 @@ pub fn count(method: &MethodSpec, shape: &BackboneShape) -> Result<Count> {
         pretrained: shape.pretrained,
         percent: pct(trainable),
         deployed_percent: pct(deployed),
+        stored: deployed + frozen,
         rows,
     })
 }
 
-/// Rows and deployed parameters of one modification.
+/// Rows, deployed parameters and frozen stored entries of one modification.
 fn count_modification(
     m: &ModificationSpec,
     shape: &BackboneShape,
-) -> Result<(Vec<CountRow>, usize)> {
+) -> Result<(Vec<CountRow>, usize, usize)> {
     let mut rows = Vec::new();
     let mut deployed = 0;
+    let mut frozen = 0;
     let mut mod_shared_done = false;
+    let shared_dims = m.shared_dims(shape);
     for &position in &m.at {
         let p = m.placement(position);
         let group = shape.sites(position);
@@ -136,10 +144,13 @@ fn count_modification(
                 })
         } else if !mod_shared_done {
             mod_shared_done = true;
+            frozen = m
+                .form
+                .frozen_shared_params(&p, shape.layers(), shared_dims, shape);
             (
-                m.form.shared_params(&p, shape.layers(), group.dims, shape),
+                m.form.shared_params(&p, shape.layers(), shared_dims, shape),
                 m.form
-                    .deployed_shared_params(&p, shape.layers(), group.dims, shape),
+                    .deployed_shared_params(&p, shape.layers(), shared_dims, shape),
             )
         } else {
             (0, 0)
@@ -153,7 +164,7 @@ fn count_modification(
             total: group.count * per_site + shared,
         });
     }
-    Ok((rows, deployed))
+    Ok((rows, deployed, frozen))
 }
 
 /// A budget target: a parameter count or a % of the pretrained model.

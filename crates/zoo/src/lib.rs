@@ -15,6 +15,7 @@ pub mod error;
 pub mod forms;
 pub mod init;
 pub mod presets;
+pub mod rotation;
 pub mod shape;
 pub mod shared;
 mod site;

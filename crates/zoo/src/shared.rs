@@ -62,6 +62,9 @@ pub struct Shared<B: Backend> {
     /// Compacter's rules, `[n, n, n]` each.
     pub phm_rules: Vec<Param<Tensor<B, 3>>>,
     pub prefixes: Vec<PrefixGenerator<B>>,
+    /// Tensors a method stores but never trains (VeRA's random bases), each `[rows, cols]`.
+    /// The name `frozen` is what keeps them out of the optimiser (`method::role`).
+    pub frozen: Vec<Param<Tensor<B, 2>>>,
 }
 
 impl<B: Backend> Default for Shared<B> {
@@ -69,6 +72,7 @@ impl<B: Backend> Default for Shared<B> {
         Self {
             phm_rules: Vec::new(),
             prefixes: Vec::new(),
+            frozen: Vec::new(),
         }
     }
 }
@@ -77,6 +81,17 @@ impl<B: Backend> Shared<B> {
     pub fn add_phm_rule(&mut self, rule: Tensor<B, 3>) -> usize {
         self.phm_rules.push(Param::from_tensor(rule));
         self.phm_rules.len() - 1
+    }
+
+    /// Adds a tensor that is stored but never trained; returns its index.
+    pub fn add_frozen(&mut self, t: Tensor<B, 2>) -> usize {
+        self.frozen
+            .push(Param::from_tensor(t).set_require_grad(false));
+        self.frozen.len() - 1
+    }
+
+    pub fn frozen(&self, index: usize) -> Tensor<B, 2> {
+        self.frozen[index].val()
     }
 
     pub fn phm_rule(&self, index: usize) -> Tensor<B, 3> {

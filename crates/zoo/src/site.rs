@@ -86,24 +86,22 @@ impl<B: Backend> Site<B> {
             .iter()
             .filter_map(Modification::input_scale)
             .fold(x.clone(), |x, s| x * s.unsqueeze());
-        let h = match self.adapted_weight(linear) {
-            Some(weight) => burn::tensor::module::linear(
-                scaled,
-                weight,
-                linear.bias.as_ref().map(|b| b.val()),
-            ),
+        let h = match self.adapted_weight(linear, shared) {
+            Some(weight) => {
+                burn::tensor::module::linear(scaled, weight, linear.bias.as_ref().map(|b| b.val()))
+            }
             None => linear.forward(scaled),
         };
         self.modify(x, h, shared)
     }
 
     /// W′ of `linear` under the unmerged weight-space forms placed here, if there are any.
-    pub fn adapted_weight(&self, linear: &Linear<B>) -> Option<Tensor<B, 2>> {
+    pub fn adapted_weight(&self, linear: &Linear<B>, shared: &Shared<B>) -> Option<Tensor<B, 2>> {
         self.mods
             .iter()
             .filter(|m| m.adapts_weight() && !m.is_merged())
             .fold(None, |w: Option<Tensor<B, 2>>, m| {
-                Some(m.adapt_weight(w.unwrap_or_else(|| linear.weight.val())))
+                Some(m.adapt_weight(w.unwrap_or_else(|| linear.weight.val()), shared))
             })
     }
 
@@ -156,19 +154,19 @@ impl<B: Backend> Site<B> {
     }
 
     /// Folds every mergeable, unmerged modification into `linear` (LoRA, KronA, IA3).
-    pub fn merge(&mut self, linear: Linear<B>) -> Linear<B> {
+    pub fn merge(&mut self, linear: Linear<B>, shared: &Shared<B>) -> Linear<B> {
         self.mods
             .iter_mut()
             .filter(|m| m.mergeable() && !m.is_merged())
-            .fold(linear, |l, m| m.merge(l, 1.0))
+            .fold(linear, |l, m| m.merge(l, 1.0, shared))
     }
 
     /// Takes every merged modification back out of `linear`, in reverse order.
-    pub fn unmerge(&mut self, linear: Linear<B>) -> Linear<B> {
+    pub fn unmerge(&mut self, linear: Linear<B>, shared: &Shared<B>) -> Linear<B> {
         self.mods
             .iter_mut()
             .rev()
             .filter(|m| m.is_merged())
-            .fold(linear, |l, m| m.merge(l, -1.0))
+            .fold(linear, |l, m| m.merge(l, -1.0, shared))
     }
 }

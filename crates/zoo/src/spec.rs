@@ -136,6 +136,26 @@ impl ModificationSpec {
     }
 
     /// The placement at one of its positions.
+    /// The widths a group of this modification's sites shares its tensors over: the largest
+    /// input and output width among its positions (VeRA slices its bases to each site).
+    pub fn shared_dims(&self, shape: &BackboneShape) -> crate::shape::SiteDims {
+        let dims = self
+            .at
+            .iter()
+            .filter(|p| **p != Position::Head)
+            .map(|p| shape.sites(*p).dims);
+        let first = dims.clone().next().unwrap_or(crate::shape::SiteDims {
+            d_in: shape.hidden,
+            d_out: shape.hidden,
+            heads: shape.heads,
+        });
+        dims.fold(first, |a, d| crate::shape::SiteDims {
+            d_in: a.d_in.max(d.d_in),
+            d_out: a.d_out.max(d.d_out),
+            heads: a.heads,
+        })
+    }
+
     pub fn placement(&self, position: Position) -> Placement {
         Placement {
             position,

@@ -93,12 +93,17 @@ impl FormSpec for KroneckerSpec {
 impl<B: Backend> Kronecker<B> {
     /// A ⊗ B as a `[d_in, d_out]` matrix.
     pub fn dense(&self) -> Tensor<B, 2> {
-        let [k, k2] = self.a.dims();
-        let [p, q] = self.b.dims();
-        let a = self.a.val().reshape([k, 1, k2, 1]);
-        let b = self.b.val().reshape([1, p, 1, q]);
-        (a * b).reshape([k * p, k2 * q])
+        kron(self.a.val(), self.b.val())
     }
+}
+
+/// The Kronecker product a ⊗ b of `[k, k2]` and `[p, q]`: `[k·p, k2·q]`.
+pub(crate) fn kron<B: Backend>(a: Tensor<B, 2>, b: Tensor<B, 2>) -> Tensor<B, 2> {
+    let [k, k2] = a.dims();
+    let [p, q] = b.dims();
+    let a = a.reshape([k, 1, k2, 1]);
+    let b = b.reshape([1, p, 1, q]);
+    (a * b).reshape([k * p, k2 * q])
 }
 
 impl<B: Backend> FormModule<B> for Kronecker<B> {
@@ -123,7 +128,7 @@ impl<B: Backend> FormModule<B> for Kronecker<B> {
         self.compose.learned.is_none() && self.compose.gate.is_none()
     }
 
-    fn merge(&mut self, linear: Linear<B>, sign: f64) -> Linear<B> {
+    fn merge(&mut self, linear: Linear<B>, sign: f64, _shared: &Shared<B>) -> Linear<B> {
         self.merged = sign > 0.0;
         let delta = self.dense().mul_scalar(self.compose.fixed * sign);
         super::add_to_weight(linear, delta)

@@ -119,7 +119,7 @@ impl<B: Backend> FormModule<B> for LowRank<B> {
         self.compose.learned.is_none() && self.compose.gate.is_none()
     }
 
-    fn merge(&mut self, linear: Linear<B>, sign: f64) -> Linear<B> {
+    fn merge(&mut self, linear: Linear<B>, sign: f64, _shared: &Shared<B>) -> Linear<B> {
         self.merged = sign > 0.0;
         super::add_to_weight(linear, self.delta_weight().mul_scalar(sign))
     }

@@ -63,6 +63,18 @@ pub trait FormSpec {
     ) -> usize {
         0
     }
+    /// Entries a group of `layers` sites shares that are stored with the adapter but never
+    /// train (VeRA's random bases): counted in what a deployed adapter stores, not in its
+    /// trainable parameters.
+    fn frozen_shared_params(
+        &self,
+        _p: &Placement,
+        _layers: usize,
+        _dims: SiteDims,
+        _shape: &BackboneShape,
+    ) -> usize {
+        0
+    }
     /// Shared parameters once training-time reparameterisations are merged.
     fn deployed_shared_params(
         &self,
@@ -139,7 +151,7 @@ pub trait FormModule<B: Backend> {
         false
     }
     /// W′ = f(W) for the weight `[d_in, d_out]` (Burn's layout) of that projection.
-    fn adapt_weight(&self, weight: Tensor<B, 2>) -> Tensor<B, 2> {
+    fn adapt_weight(&self, weight: Tensor<B, 2>, _shared: &Shared<B>) -> Tensor<B, 2> {
         weight
     }
     /// Called once when the form is placed beside `linear`: a form whose start depends on the
@@ -154,7 +166,7 @@ pub trait FormModule<B: Backend> {
         false
     }
     /// Folds the form into `linear` (`sign` = 1) or takes it back out (`sign` = −1).
-    fn merge(&mut self, linear: Linear<B>, _sign: f64) -> Linear<B> {
+    fn merge(&mut self, linear: Linear<B>, _sign: f64, _shared: &Shared<B>) -> Linear<B> {
         linear
     }
     fn is_merged(&self) -> bool {
@@ -170,6 +182,70 @@ pub trait FormModule<B: Backend> {
     /// Re-derives what the module holds besides its parameters (constants, which no file
     /// stores) after its parameters were loaded from a file: a pruning mask from the zeros.
     fn restore_constants(&mut self) {}
+}
+
+/// The run-time side of a form whose update is a dense ΔW (`[d_in, d_out]`, from the module's
+/// `delta_weight(&Shared)`) added to the weight of the projection it sits beside: W + ΔW in the
+/// forward pass, W ± ΔW to merge and unmerge. The module has a `merged: bool` field.
+macro_rules! additive_weight_form {
+    ($module:ident) => {
+        impl<B: Backend> $crate::forms::FormModule<B> for $module<B> {
+            fn adapts_weight(&self) -> bool {
+                true
+            }
+            fn adapt_weight(&self, weight: Tensor<B, 2>, shared: &Shared<B>) -> Tensor<B, 2> {
+                weight + self.delta_weight(shared)
+            }
+            fn mergeable(&self) -> bool {
+                true
+            }
+            fn merge(&mut self, linear: Linear<B>, sign: f64, shared: &Shared<B>) -> Linear<B> {
+                self.merged = sign > 0.0;
+                let delta = self.delta_weight(shared).mul_scalar(sign);
+                $crate::forms::add_to_weight(linear, delta)
+            }
+            fn is_merged(&self) -> bool {
+                self.merged
+            }
+        }
+    };
+}
+
+/// The run-time side of a form that maps the weight of the projection it sits beside through
+/// something other than an addition (`$module::map_weight(W, &Shared)`: a rotation, a
+/// reflection chain). Merging keeps the original weight as a constant and unmerging puts it
+/// back, bit for bit (the maps need not be exactly invertible: peft's Neumann-series OFT is
+/// not). The module has a `merged_from: Option<Tensor<B, 2>>` field.
+macro_rules! mapped_weight_form {
+    ($module:ident) => {
+        impl<B: Backend> $crate::forms::FormModule<B> for $module<B> {
+            fn adapts_weight(&self) -> bool {
+                true
+            }
+            fn adapt_weight(&self, weight: Tensor<B, 2>, shared: &Shared<B>) -> Tensor<B, 2> {
+                self.map_weight(weight, shared)
+            }
+            fn mergeable(&self) -> bool {
+                true
+            }
+            fn merge(&mut self, linear: Linear<B>, sign: f64, shared: &Shared<B>) -> Linear<B> {
+                if sign > 0.0 {
+                    let weight = linear.weight.val();
+                    self.merged_from = Some(weight.clone());
+                    let mapped = self.map_weight(weight, shared);
+                    $crate::forms::with_weight(linear, mapped)
+                } else {
+                    match self.merged_from.take() {
+                        Some(weight) => $crate::forms::with_weight(linear, weight),
+                        None => linear,
+                    }
+                }
+            }
+            fn is_merged(&self) -> bool {
+                self.merged_from.is_some()
+            }
+        }
+    };
 }
 
 macro_rules! forms {
@@ -213,6 +289,9 @@ macro_rules! forms {
             pub fn shared_params(&self, p: &Placement, layers: usize, dims: SiteDims, shape: &BackboneShape) -> usize {
                 match self { $(Form::$variant(s) => s.shared_params(p, layers, dims, shape),)* }
             }
+            pub fn frozen_shared_params(&self, p: &Placement, layers: usize, dims: SiteDims, shape: &BackboneShape) -> usize {
+                match self { $(Form::$variant(s) => s.frozen_shared_params(p, layers, dims, shape),)* }
+            }
             pub fn deployed_shared_params(&self, p: &Placement, layers: usize, dims: SiteDims, shape: &BackboneShape) -> usize {
                 match self { $(Form::$variant(s) => s.deployed_shared_params(p, layers, dims, shape),)* }
             }
@@ -249,8 +328,8 @@ macro_rules! forms {
             pub fn adapts_weight(&self) -> bool {
                 match self { $(Modification::$variant(m) => m.adapts_weight(),)* }
             }
-            pub fn adapt_weight(&self, weight: Tensor<B, 2>) -> Tensor<B, 2> {
-                match self { $(Modification::$variant(m) => m.adapt_weight(weight),)* }
+            pub fn adapt_weight(&self, weight: Tensor<B, 2>, shared: &Shared<B>) -> Tensor<B, 2> {
+                match self { $(Modification::$variant(m) => m.adapt_weight(weight, shared),)* }
             }
             pub fn attach(&mut self, linear: Linear<B>) -> Linear<B> {
                 match self { $(Modification::$variant(m) => m.attach(linear),)* }
@@ -258,8 +337,8 @@ macro_rules! forms {
             pub fn mergeable(&self) -> bool {
                 match self { $(Modification::$variant(m) => m.mergeable(),)* }
             }
-            pub fn merge(&mut self, linear: Linear<B>, sign: f64) -> Linear<B> {
-                match self { $(Modification::$variant(m) => m.merge(linear, sign),)* }
+            pub fn merge(&mut self, linear: Linear<B>, sign: f64, shared: &Shared<B>) -> Linear<B> {
+                match self { $(Modification::$variant(m) => m.merge(linear, sign, shared),)* }
             }
             pub fn is_merged(&self) -> bool {
                 match self { $(Modification::$variant(m) => m.is_merged(),)* }
@@ -284,6 +363,24 @@ forms! {
     LowRank(LowRankSpec, LowRank) in low_rank;
     /// m ⊙ (W + s·W_down W_up) / ‖W + s·W_down W_up‖: magnitude and direction (DoRA).
     WeightDecomposed(WeightDecomposedSpec, WeightDecomposed) in weight_decomposed;
+    /// ΔW = s·(W_1 W_1′) ⊙ (W_2 W_2′), a Hadamard product of two rank-r products (LoHa).
+    Hadamard(HadamardSpec, Hadamard) in hadamard;
+    /// ΔW = s·(W_1 ⊗ W_2) with peft's factorisation of the widths, W_2 low-rank below r (LoKr).
+    FactoredKronecker(FactoredKroneckerSpec, FactoredKronecker) in factored_kronecker;
+    /// ΔW = A diag(d) B diag(b): shared frozen random bases A, B, trained vectors d, b (VeRA).
+    RandomBasis(RandomBasisSpec, RandomBasis) in random_basis;
+    /// ΔW = s·Re(IDFT₂(c at n fixed random frequencies)): trained spectral entries (FourierFT).
+    Spectral(SpectralSpec, Spectral) in spectral;
+    /// ΔW = s·P diag(λ) Q, an SVD-shaped update whose rank a budget schedule prunes (AdaLoRA).
+    SingularValue(SingularValueSpec, SingularValue) in singular_value;
+    /// ΔW whose input rows repeat one trained r × d_out block, shard after shard (MiSS).
+    ShardShared(ShardSharedSpec, ShardShared) in shard_shared;
+    /// W′ = W · block_diag(R_i)ᵀ, each R_i a Cayley rotation of a b × b block (OFT).
+    Orthogonal(OrthogonalSpec, Orthogonal) in orthogonal;
+    /// W′ = s ⊙ W · (Π P_i block_diag(R_ij) P_iᵀ)ᵀ: butterfly products of Cayley rotations (BOFT).
+    ButterflyOrthogonal(ButterflyOrthogonalSpec, ButterflyOrthogonal) in butterfly_orthogonal;
+    /// W′ = W · (I − 2u_1u_1ᵀ)···(I − 2u_ru_rᵀ): a chain of r Householder reflections (HRA).
+    Householder(HouseholderSpec, Householder) in householder;
     /// x (A ⊗ B) beside a projection (KronA).
     Kronecker(KroneckerSpec, Kronecker) in kronecker;
     /// l key/value vectors per head prepended to an attention's memory (prefix tuning).
@@ -299,17 +396,30 @@ forms! {
 // Declared here, not inside `forms!`, so that rustfmt (which does not expand macros) formats
 // every form file.
 mod bottleneck;
+mod butterfly_orthogonal;
+mod factored_kronecker;
+mod hadamard;
+mod householder;
 mod kronecker;
 mod low_rank;
+mod orthogonal;
 mod phm;
 mod prefix;
 mod prompt;
+mod random_basis;
 mod rescale;
+mod shard_shared;
+mod singular_value;
+mod spectral;
 mod token_bias;
 mod weight_decomposed;
 
 pub use bottleneck::{kept, MaskedLinear, PerHeadLinear, PhmOptions, Projection};
+pub use factored_kronecker::{factorization, lokr_shapes};
+pub use orthogonal::NEUMANN_TERMS;
 pub use phm::PhmLinear;
+pub use random_basis::D_INITIAL;
+pub use spectral::{torch_randperm, DEFAULT_SEED};
 
 /// The check of a form that sits beside a projection, reading its input in parallel (LoRA and
 /// every weight-space form).
@@ -324,6 +434,44 @@ pub(crate) fn check_beside_projection(name: &str, p: &Placement) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The checks of a weight-space form with a rank-like knob: beside a projection, a knob of at
+/// least 1, and a fixed scale (a learned or gated one has no merged form).
+pub(crate) fn check_weight_form(name: &str, p: &Placement) -> Result<()> {
+    check_beside_projection(name, p)?;
+    if p.budget == 0 {
+        return Err(crate::error::does_not_fit(
+            name,
+            0,
+            "the budget must be ≥ 1",
+        ));
+    }
+    if matches!(
+        p.composition,
+        crate::Composition::Learned { .. } | crate::Composition::Gated
+    ) {
+        return Err(crate::error::invalid(
+            name,
+            "a weight-space update takes a fixed scale (add, scaled, alpha_over_rank, alpha_over_sqrt_rank)",
+        ));
+    }
+    Ok(())
+}
+
+/// PyTorch's `kaiming_uniform_(a = √5)` on a tensor whose fan-in is `fan_in`: U(±1/√fan_in),
+/// how LoRA, LoHa and LoKr start their non-zero factors.
+pub(crate) fn kaiming_uniform<B: Backend>(
+    shape: [usize; 2],
+    fan_in: usize,
+    device: &B::Device,
+) -> Tensor<B, 2> {
+    let bound = 1.0 / (fan_in.max(1) as f64).sqrt();
+    crate::init::random(
+        shape,
+        burn::tensor::Distribution::Uniform(-bound, bound),
+        device,
+    )
 }
 
 /// `linear` with its weight replaced by `weight`, keeping the parameter's id and gradient

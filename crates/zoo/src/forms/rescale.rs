@@ -86,7 +86,7 @@ impl<B: Backend> FormModule<B> for Rescale<B> {
     }
 
     /// Output side: W ← W diag(l), b ← b ⊙ l. Input side: W ← diag(l) W. Unmerging divides.
-    fn merge(&mut self, linear: Linear<B>, sign: f64) -> Linear<B> {
+    fn merge(&mut self, linear: Linear<B>, sign: f64, _shared: &Shared<B>) -> Linear<B> {
         self.merged = sign > 0.0;
         let l = self.scale.val().detach();
         let l = if sign > 0.0 { l } else { l.recip() };

@@ -8,8 +8,11 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{does_not_fit, invalid, Result};
-use crate::forms::{check_beside_projection, BuildContext, FormModule, FormSpec, LowRank, Placement};
+use crate::forms::{
+    check_beside_projection, BuildContext, FormModule, FormSpec, LowRank, Placement,
+};
 use crate::shape::SiteDims;
+use crate::shared::Shared;
 use crate::Composition;
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -37,7 +40,10 @@ impl FormSpec for WeightDecomposedSpec {
         if p.budget == 0 {
             return Err(does_not_fit(Self::NAME, 0, "rank must be ≥ 1"));
         }
-        if matches!(p.composition, Composition::Learned { .. } | Composition::Gated) {
+        if matches!(
+            p.composition,
+            Composition::Learned { .. } | Composition::Gated
+        ) {
             return Err(invalid(
                 Self::NAME,
                 "the magnitude rescales W itself: only a fixed scale of the update (add, scaled, alpha_over_rank, alpha_over_sqrt_rank)",
@@ -90,7 +96,7 @@ impl<B: Backend> FormModule<B> for WeightDecomposed<B> {
         true
     }
 
-    fn adapt_weight(&self, weight: Tensor<B, 2>) -> Tensor<B, 2> {
+    fn adapt_weight(&self, weight: Tensor<B, 2>, _shared: &Shared<B>) -> Tensor<B, 2> {
         let (combined, norm) = self.combined(weight);
         combined * (self.magnitude.val().unsqueeze::<2>() / norm)
     }
@@ -107,7 +113,7 @@ impl<B: Backend> FormModule<B> for WeightDecomposed<B> {
 
     /// Merging writes W′ into the projection and keeps ‖W + s·ΔW‖; unmerging inverts it:
     /// W = W′ · ‖W + s·ΔW‖ / m − s·ΔW.
-    fn merge(&mut self, linear: Linear<B>, sign: f64) -> Linear<B> {
+    fn merge(&mut self, linear: Linear<B>, sign: f64, _shared: &Shared<B>) -> Linear<B> {
         let weight = linear.weight.val();
         if sign > 0.0 {
             let (combined, norm) = self.combined(weight);

@@ -423,9 +423,23 @@ fn part_config(method: &MethodSpec, m: &ModificationSpec, hidden: usize) -> Resu
             method,
             "AdapterHub has no `token_bias` form (AdapterBias)",
         )),
-        Form::WeightDecomposed(_) => Err(unsupported(
+        // peft's format holds these (DoRA, LoHa, LoKr, VeRA, FourierFT, AdaLoRA, MiSS, OFT,
+        // BOFT, HRA); AdapterHub's has none of them.
+        Form::WeightDecomposed(_)
+        | Form::Hadamard(_)
+        | Form::FactoredKronecker(_)
+        | Form::RandomBasis(_)
+        | Form::Spectral(_)
+        | Form::SingularValue(_)
+        | Form::ShardShared(_)
+        | Form::Orthogonal(_)
+        | Form::ButterflyOrthogonal(_)
+        | Form::Householder(_) => Err(unsupported(
             method,
-            "AdapterHub has no `weight_decomposed` form (DoRA; peft's format has)",
+            format!(
+                "AdapterHub has no `{}` form (peft's format has: `convert --to peft`)",
+                m.form.name()
+            ),
         )),
     }
 }

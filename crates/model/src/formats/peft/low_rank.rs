@@ -33,9 +33,8 @@ pub(super) fn load<B: Backend>(
             v.is_null() || v.as_object().is_some_and(|o| o.is_empty())
         })?;
     }
-    let flag = |name: &str| -> Result<bool> {
-        Ok(adapter.field::<Option<bool>>(name)?.unwrap_or(false))
-    };
+    let flag =
+        |name: &str| -> Result<bool> { Ok(adapter.field::<Option<bool>>(name)?.unwrap_or(false)) };
     let (dora, rslora) = (flag("use_dora")?, flag("use_rslora")?);
     let r: usize = adapter.field("r")?;
     let alpha: f64 = adapter.field("lora_alpha")?;
@@ -124,9 +123,7 @@ pub(super) fn save<B: Backend>(w: &mut Writer<B>) -> Result<()> {
         for &p in &m.at {
             let (lr, magnitude) = match w.layers[i].sites.get(p).and_then(|s| s.mods.first()) {
                 Some(Modification::LowRank(lr)) => (lr, None),
-                Some(Modification::WeightDecomposed(d)) => {
-                    (&d.low_rank, Some(d.magnitude.val()))
-                }
+                Some(Modification::WeightDecomposed(d)) => (&d.low_rank, Some(d.magnitude.val())),
                 _ => continue,
             };
             let (down, up) = (lr.down.val(), lr.up.val());

@@ -7,17 +7,27 @@
 //! design space, which peft type holds it or why none does: a form added to the zoo does not
 //! compile here until it is answered.
 
+mod adalora;
+mod boft;
+mod fourierft;
+mod hra;
+mod ln_tuning;
+mod loha;
+mod lokr;
 mod low_rank;
+mod miss;
+mod oft;
 mod prefix;
 mod prompt;
 mod rescale;
+mod vera;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use peftgrid_zoo::shared::Shared;
-use peftgrid_zoo::{Form, MethodSpec, Position, Site};
+use peftgrid_zoo::{Composition, Form, MethodSpec, Position, Site};
 use serde_json::{json, Value};
 
 use super::folder::{about_config, config_error, open_weights, read_config};
@@ -38,14 +48,34 @@ pub enum PeftType {
     Ia3,
     PromptTuning,
     PrefixTuning,
+    Loha,
+    Lokr,
+    Vera,
+    Oft,
+    Boft,
+    Hra,
+    Miss,
+    FourierFt,
+    AdaLora,
+    LnTuning,
 }
 
 impl PeftType {
-    pub const ALL: [PeftType; 4] = [
+    pub const ALL: [PeftType; 14] = [
         PeftType::Lora,
         PeftType::Ia3,
         PeftType::PromptTuning,
         PeftType::PrefixTuning,
+        PeftType::Loha,
+        PeftType::Lokr,
+        PeftType::Vera,
+        PeftType::Oft,
+        PeftType::Boft,
+        PeftType::Hra,
+        PeftType::Miss,
+        PeftType::FourierFt,
+        PeftType::AdaLora,
+        PeftType::LnTuning,
     ];
 
     pub fn name(self) -> &'static str {
@@ -54,6 +84,16 @@ impl PeftType {
             PeftType::Ia3 => "IA3",
             PeftType::PromptTuning => "PROMPT_TUNING",
             PeftType::PrefixTuning => "PREFIX_TUNING",
+            PeftType::Loha => "LOHA",
+            PeftType::Lokr => "LOKR",
+            PeftType::Vera => "VERA",
+            PeftType::Oft => "OFT",
+            PeftType::Boft => "BOFT",
+            PeftType::Hra => "HRA",
+            PeftType::Miss => "MISS",
+            PeftType::FourierFt => "FOURIERFT",
+            PeftType::AdaLora => "ADALORA",
+            PeftType::LnTuning => "LN_TUNING",
         }
     }
 }
@@ -70,6 +110,15 @@ pub fn peft_type_of(form: &Form) -> std::result::Result<PeftType, &'static str> 
             Err("peft has no KronA (its LoKr scales and factorises A ⊗ B otherwise)")
         }
         Form::TokenBias(_) => Err("peft has no AdapterBias"),
+        Form::Hadamard(_) => Ok(PeftType::Loha),
+        Form::FactoredKronecker(_) => Ok(PeftType::Lokr),
+        Form::RandomBasis(_) => Ok(PeftType::Vera),
+        Form::Spectral(_) => Ok(PeftType::FourierFt),
+        Form::SingularValue(_) => Ok(PeftType::AdaLora),
+        Form::ShardShared(_) => Ok(PeftType::Miss),
+        Form::Orthogonal(_) => Ok(PeftType::Oft),
+        Form::ButterflyOrthogonal(_) => Ok(PeftType::Boft),
+        Form::Householder(_) => Ok(PeftType::Hra),
     }
 }
 
@@ -122,6 +171,17 @@ impl PeftAdapter {
             )),
             _ => Ok(()),
         }
+    }
+
+    /// Refuses per-module ranks and scales (`rank_pattern`, `alpha_pattern`): one modification
+    /// of the design space has one budget.
+    fn refuse_patterns(&self) -> Result<()> {
+        for pattern in ["rank_pattern", "alpha_pattern"] {
+            self.refuse(pattern, |v| {
+                v.is_null() || v.as_object().is_some_and(|o| o.is_empty())
+            })?;
+        }
+        Ok(())
     }
 
     /// The weight entries by module: `module path → (suffix → tensor name)`.
@@ -186,6 +246,16 @@ pub fn load_adapter<B: Backend>(
         PeftType::Ia3 => rescale::load(model, config, &adapter, device),
         PeftType::PromptTuning => prompt::load(model, config, &adapter, device),
         PeftType::PrefixTuning => prefix::load(model, config, &adapter, device),
+        PeftType::Loha => loha::load(model, config, &adapter, device),
+        PeftType::Lokr => lokr::load(model, config, &adapter, device),
+        PeftType::Vera => vera::load(model, config, &adapter, device),
+        PeftType::Oft => oft::load(model, config, &adapter, device),
+        PeftType::Boft => boft::load(model, config, &adapter, device),
+        PeftType::Hra => hra::load(model, config, &adapter, device),
+        PeftType::Miss => miss::load(model, config, &adapter, device),
+        PeftType::FourierFt => fourierft::load(model, config, &adapter, device),
+        PeftType::AdaLora => adalora::load(model, config, &adapter, device),
+        PeftType::LnTuning => ln_tuning::load(model, config, &adapter, device),
     }
     .map_err(|e| about_config(&adapter.config_path(), e))
 }
@@ -233,6 +303,67 @@ fn positions_on_every_layer<B: Backend>(
     Ok(positions.into_iter().collect())
 }
 
+/// The tensors peft saved for one targeted projection, read with the shapes they must have.
+pub(super) struct ModuleTensors<'a, B: Backend> {
+    adapter: &'a PeftAdapter,
+    names: &'a BTreeMap<String, String>,
+    at: String,
+    device: &'a B::Device,
+}
+
+impl<B: Backend> ModuleTensors<'_, B> {
+    /// The tensor saved under `suffix`, checked to be `shape`; `why` says what sets the shape.
+    pub fn get<const D: usize>(
+        &self,
+        suffix: &str,
+        shape: [usize; D],
+        why: &str,
+    ) -> Result<Tensor<B, D>> {
+        let name = self.adapter.tensor_name(self.names, suffix, &self.at)?;
+        self.adapter.weights.tensor(name, shape, why, self.device)
+    }
+}
+
+/// The loading of every peft type that puts one module beside each targeted projection: finds
+/// the modules that hold tensors ending in `suffixes`, builds the method `spec` makes of their
+/// positions (every layer must have them), places it, and lets `fill` read each module's tensors
+/// into the modification just placed at its site (with that site's widths).
+pub(super) fn load_per_module<B: Backend>(
+    model: &mut Model<B>,
+    config: &ModelConfig,
+    adapter: &PeftAdapter,
+    device: &B::Device,
+    suffixes: &[&str],
+    spec: impl FnOnce(&[Position]) -> MethodSpec,
+    mut fill: impl FnMut(
+        &mut peftgrid_zoo::Modification<B>,
+        &ModuleTensors<B>,
+        peftgrid_zoo::SiteDims,
+    ) -> Result<()>,
+) -> Result<MethodSpec> {
+    let found = locate(model, adapter, adapter.modules(suffixes))?;
+    let positions = positions_on_every_layer(model, adapter, &found)?;
+    let spec = spec(&positions);
+    crate::method::apply(model, config, &spec, device)?;
+    let shape = config.shape();
+    let mut parts = model.parts_mut();
+    for ((layer, position), names) in &found {
+        let tensors = ModuleTensors {
+            adapter,
+            names,
+            at: format!("layer {layer} {position}"),
+            device,
+        };
+        let site = parts.layers[*layer]
+            .get_mut(*position)
+            .expect("a located module is a projection site");
+        if let Some(m) = site.mods.last_mut() {
+            fill(m, &tensors, shape.sites(*position).dims)?;
+        }
+    }
+    Ok(spec)
+}
+
 /// What a form's writer gets: the method's layers and model-level modules, and where to put
 /// tensors and config keys.
 struct Writer<'a, B: Backend> {
@@ -252,6 +383,42 @@ struct Writer<'a, B: Backend> {
 impl<B: Backend> Writer<'_, B> {
     fn put(&mut self, name: String, t: TensorData) {
         self.tensors.insert(name, NamedTensor::from_data(t));
+    }
+
+    /// The one modification of a peft type that puts a module beside each projection: writes,
+    /// for every site it sits at, the tensors `tensors` names (suffix, data) under peft's module
+    /// path, and sets `target_modules`. Returns the modification for the type's config keys.
+    fn put_per_module(
+        &mut self,
+        what: &str,
+        tensors: impl Fn(&peftgrid_zoo::Modification<B>) -> Option<Vec<(&'static str, TensorData)>>,
+    ) -> Result<peftgrid_zoo::ModificationSpec> {
+        let [m] = self.spec.modifications.as_slice() else {
+            return Err(self.unsupported(&format!(
+                "peft's {what} is one set of target modules with one budget"
+            )));
+        };
+        let m = m.clone();
+        for i in 0..self.layers.len() {
+            for &p in &m.at {
+                let Some(found) = self.layers[i]
+                    .sites
+                    .get(p)
+                    .and_then(|s| s.mods.first())
+                    .and_then(&tensors)
+                else {
+                    continue;
+                };
+                let module = self.module(i, p)?;
+                for (suffix, data) in found {
+                    self.put(format!("{module}.{suffix}"), data);
+                }
+            }
+        }
+        let at: BTreeSet<Position> = m.at.iter().copied().collect();
+        let targets = self.target_names(&at)?;
+        self.set("target_modules", json!(targets));
+        Ok(m)
     }
 
     fn set(&mut self, key: &str, value: Value) {
@@ -282,6 +449,16 @@ impl<B: Backend> Writer<'_, B> {
                 Ok(k.splitn(4, '.').nth(3).unwrap_or(k).to_string())
             })
             .collect()
+    }
+
+    /// α of a rank-scaled update, for the types whose config holds α with α/r implied.
+    fn alpha_of(&self, m: &peftgrid_zoo::ModificationSpec, r: usize) -> Result<f64> {
+        match m.composition {
+            Composition::AlphaOverRank { alpha } => Ok(alpha),
+            Composition::Scaled { s } => Ok(s * r as f64),
+            Composition::Add => Ok(r as f64),
+            other => Err(self.unsupported(&format!("peft scales this type by α/r, not `{other}`"))),
+        }
     }
 
     fn unsupported(&self, why: &str) -> ModelError {
@@ -326,9 +503,11 @@ pub fn save_adapter<B: Backend>(
         Model::Vit(m) => (&m.layers, &m.input, &m.shared),
         Model::Seq2Seq(_) => return Err(super::seq2seq_unsupported("a peft adapter")),
     };
-    if !spec.unfreeze.is_empty() {
+    let ln_tuning = spec.modifications.is_empty()
+        && spec.unfreeze.as_slice() == [peftgrid_zoo::ParamGroup::LayerNorms];
+    if !spec.unfreeze.is_empty() && !ln_tuning {
         return Err(unsupported(
-            "a peft adapter holds no unfrozen pretrained parameters",
+            "a peft adapter holds no unfrozen pretrained parameters but LayerNorms (LN_TUNING)",
         ));
     }
     let types = spec
@@ -338,6 +517,7 @@ pub fn save_adapter<B: Backend>(
         .collect::<std::result::Result<BTreeSet<PeftType>, _>>()
         .map_err(unsupported)?;
     let peft_type = match (types.len(), types.first()) {
+        _ if ln_tuning => PeftType::LnTuning,
         (1, Some(&t)) => t,
         (0, _) => return Err(unsupported("it has no modifications")),
         _ => return Err(unsupported("a peft adapter holds one peft type")),
@@ -371,6 +551,16 @@ pub fn save_adapter<B: Backend>(
         PeftType::Ia3 => rescale::save(&mut w)?,
         PeftType::PromptTuning => prompt::save(&mut w)?,
         PeftType::PrefixTuning => prefix::save(&mut w)?,
+        PeftType::Loha => loha::save(&mut w)?,
+        PeftType::Lokr => lokr::save(&mut w)?,
+        PeftType::Vera => vera::save(&mut w)?,
+        PeftType::Oft => oft::save(&mut w)?,
+        PeftType::Boft => boft::save(&mut w)?,
+        PeftType::Hra => hra::save(&mut w)?,
+        PeftType::Miss => miss::save(&mut w)?,
+        PeftType::FourierFt => fourierft::save(&mut w)?,
+        PeftType::AdaLora => adalora::save(&mut w)?,
+        PeftType::LnTuning => ln_tuning::save(&mut w)?,
     }
     std::fs::create_dir_all(dir).map_err(|source| ModelError::Io {
         path: dir.to_path_buf(),
