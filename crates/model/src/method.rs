@@ -127,16 +127,20 @@ pub enum Role {
     Head,
     /// A pretrained parameter.
     Pretrained { bias: bool, norm: bool },
-    /// A constant transformers keeps as a buffer (BART's `final_logits_bias`), or one a method
-    /// stores but never trains (`Shared::frozen`: VeRA's random bases).
+    /// A constant transformers keeps as a buffer (BART's `final_logits_bias`): never trained.
     Buffer,
+    /// A tensor of the method that it stores but never trains (`Shared::frozen`: VeRA's random
+    /// bases): saved with the adapter, not counted as trainable.
+    Frozen,
 }
 
 /// The role of the parameter at `path` (module field names joined by '.').
 pub fn role(path: &[String]) -> Role {
     let has = |name: &str| path.iter().any(|p| p == name);
-    if has("final_logits_bias") || has("frozen") {
+    if has("final_logits_bias") {
         Role::Buffer
+    } else if has("frozen") {
+        Role::Frozen
     } else if has("sites") || has("input") || has("embedding_output") || has("shared") {
         Role::Method
     } else if has("head") || has("classifier") {
@@ -150,12 +154,18 @@ pub fn role(path: &[String]) -> Role {
     }
 }
 
+/// Whether an adapter file of `method` holds a parameter of role `role`: what it trains and
+/// the frozen tensors it cannot do without.
+pub fn stores(method: &MethodSpec, role: Role) -> bool {
+    role == Role::Frozen || trains(method, role)
+}
+
 /// Whether `method` trains a parameter of role `role`.
 pub fn trains(method: &MethodSpec, role: Role) -> bool {
     match role {
         Role::Method => true,
         Role::Head => method.train_head,
-        Role::Buffer => false,
+        Role::Buffer | Role::Frozen => false,
         Role::Pretrained { bias, norm } => method.unfreeze.iter().any(|g| match g {
             ParamGroup::All => true,
             ParamGroup::Biases => bias,

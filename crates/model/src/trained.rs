@@ -15,7 +15,7 @@ use burn::prelude::*;
 use peftgrid_zoo::MethodSpec;
 
 use crate::error::{ModelError, Result};
-use crate::method::{role, trains};
+use crate::method::{role, stores};
 use crate::tensors::{self, NamedTensor};
 use crate::Model;
 
@@ -33,7 +33,7 @@ impl<B: Backend> ModuleVisitor<B> for Collect<'_> {
         self.path.pop();
     }
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-        if trains(self.method, role(&self.path)) {
+        if stores(self.method, role(&self.path)) {
             self.out.insert(
                 self.path.join("."),
                 NamedTensor::from_data(param.val().into_data()),
@@ -85,7 +85,7 @@ impl<B: Backend> ModuleMapper<B> for Replace<'_, B> {
     }
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
         let key = self.path.join(".");
-        if self.error.is_some() || !trains(self.method, role(&self.path)) {
+        if self.error.is_some() || !stores(self.method, role(&self.path)) {
             return param;
         }
         let Some(t) = self.tensors.remove(&key) else {

@@ -1045,7 +1045,7 @@ mod methods {
                         norms += if norm { n } else { 0 };
                     }
                     Role::Head => head += n,
-                    Role::Method | Role::Buffer => {}
+                    Role::Method | Role::Buffer | Role::Frozen => {}
                 }
             }
             assert_eq!(
@@ -1181,9 +1181,24 @@ mod methods {
     #[test]
     fn merged_and_unmerged_outputs_agree() {
         let device = Default::default();
-        for (name, fixture) in ["lora", "ia3", "krona", "dora", "rslora"]
-            .into_iter()
-            .flat_map(|n| ["bert", "bart", "t5"].map(|f| (n, f)))
+        for (name, fixture) in [
+            "lora",
+            "ia3",
+            "krona",
+            "dora",
+            "rslora",
+            "loha",
+            "lokr",
+            "vera",
+            "fourierft",
+            "adalora",
+            "miss",
+            "oft",
+            "boft",
+            "hra",
+        ]
+        .into_iter()
+        .flat_map(|n| ["bert", "bart", "t5"].map(|f| (n, f)))
         {
             let spec = small(preset(name).unwrap());
             let (mut model, _) = with_method::<B>(fixture, &spec, &device);
@@ -1320,6 +1335,18 @@ mod methods {
                 "krona",
                 "adapter_bias",
                 "u_tuning",
+                // The weight-space forms as peft starts them (FourierFT's random spectrum does
+                // not: peft's default).
+                "rslora",
+                "dora",
+                "loha",
+                "lokr",
+                "vera",
+                "adalora",
+                "miss",
+                "oft",
+                "boft",
+                "hra",
             ] {
                 let spec = small(preset(name).unwrap());
                 let mut loaded = load::<B>(fixtures().join("hf").join(fixture), &device).unwrap();
@@ -1335,10 +1362,29 @@ mod methods {
     fn peft_save_then_load_is_the_same_model() {
         let device = Default::default();
         let g = golden(&fixtures().join("hf/bert"));
-        for name in ["lora", "ia3", "prompt", "prefix"] {
+        for name in [
+            "lora",
+            "ia3",
+            "prompt",
+            "prefix",
+            "rslora",
+            "dora",
+            "loha",
+            "lokr",
+            "vera",
+            "fourierft",
+            "adalora",
+            "miss",
+            "oft",
+            "boft",
+            "hra",
+            "ln_tuning",
+        ] {
             let mut spec = small(preset(name).unwrap());
             // A peft prefix numbers the real tokens after it: only such a prefix is one.
-            if let peftgrid_zoo::Form::Prefix(p) = &mut spec.modifications[0].form {
+            if let Some(peftgrid_zoo::Form::Prefix(p)) =
+                spec.modifications.first_mut().map(|m| &mut m.form)
+            {
                 p.shift_positions = true;
             }
             let (mut model, config) = with_method::<B>("bert", &spec, &device);

@@ -12,7 +12,8 @@ use crate::backend::BackendJob;
 pub enum AdapterFormat {
     /// peftgrid's method.json + adapter.safetensors (every method).
     Native,
-    /// peft's adapter_config.json + adapter_model.safetensors (LoRA, IA3, prompt, prefix).
+    /// peft's adapter_config.json + adapter_model.safetensors (LoRA with DoRA/rsLoRA, IA3, prompt,
+    /// prefix, LoHa, LoKr, VeRA, OFT, BOFT, HRA, MiSS, FourierFT, AdaLoRA, LN tuning).
     Peft,
     /// AdapterHub's adapter_config.json + adapter.safetensors.
     Adapterhub,

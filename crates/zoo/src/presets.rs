@@ -3,8 +3,10 @@
 
 use crate::error::{Result, ZooError};
 use crate::forms::{
-    BottleneckSpec, Form, KroneckerSpec, LowRankSpec, PhmOptions, PrefixSpec, PromptSpec,
-    RescaleSpec, TokenBiasSpec, WeightDecomposedSpec,
+    BottleneckSpec, ButterflyOrthogonalSpec, FactoredKroneckerSpec, Form, HadamardSpec,
+    HouseholderSpec, KroneckerSpec, LowRankSpec, OrthogonalSpec, PhmOptions, PrefixSpec,
+    PromptSpec, RandomBasisSpec, RescaleSpec, ShardSharedSpec, SingularValueSpec, SpectralSpec,
+    TokenBiasSpec, WeightDecomposedSpec,
 };
 use crate::spec::{MethodSpec, ModificationSpec, ParamGroup};
 use crate::{Activation, Composition, Init, Insertion, Position, Side};
@@ -151,6 +153,52 @@ pub const PRESETS: &[Preset] = &[
         about: "DoRA (Liu et al. 2024): magnitude × direction of W_q, W_v, LoRA on the direction",
         build: dora,
     },
+    Preset {
+        name: "loha",
+        about: "LoHa (Hyeon-Woo et al.): Hadamard product of two rank-r updates at W_q, W_v",
+        build: loha,
+    },
+    Preset {
+        name: "lokr",
+        about: "LoKr (peft/LyCORIS): Kronecker update at W_q, W_v, widths factored near √d",
+        build: lokr,
+    },
+    Preset {
+        name: "vera",
+        about:
+            "VeRA (Kopiczko et al.): shared frozen random bases, trained scaling vectors, W_q, W_v",
+        build: vera,
+    },
+    Preset {
+        name: "fourierft",
+        about: "FourierFT (Gao et al.): n spectral coefficients per W_q, W_v, inverse 2-D DFT",
+        build: fourierft,
+    },
+    Preset {
+        name: "adalora",
+        about: "AdaLoRA (Zhang et al.): SVD-shaped update P diag(λ) Q at W_q, W_v",
+        build: adalora,
+    },
+    Preset {
+        name: "miss",
+        about: "MiSS (Kang et al.): one r × d_out block shared by the input shards, W_q, W_v",
+        build: miss,
+    },
+    Preset {
+        name: "oft",
+        about: "OFT (Qiu et al.): block-diagonal Cayley rotations of W_q's, W_v's input, b = 32",
+        build: oft,
+    },
+    Preset {
+        name: "boft",
+        about: "BOFT (Liu et al.): 2 butterfly factors of 8 × 8 Cayley rotations, W_q, W_v",
+        build: boft,
+    },
+    Preset {
+        name: "hra",
+        about: "HRA (Yuan et al.): a chain of r = 8 Householder reflections of W_q's, W_v's input",
+        build: hra,
+    },
 ];
 
 /// The preset called `name`.
@@ -252,6 +300,84 @@ fn dora() -> MethodSpec {
         ModificationSpec::new(Form::WeightDecomposed(WeightDecomposedSpec {}), &[Q, V])
             .composition(Composition::AlphaOverRank { alpha: 16.0 })
             .budget(8),
+    )
+}
+
+/// One weight-space modification at W_q and W_v, as peft's examples place them.
+fn at_q_v(name: &str, form: Form, composition: Composition, budget: usize) -> MethodSpec {
+    MethodSpec::new(name).with(
+        ModificationSpec::new(form, &[Q, V])
+            .composition(composition)
+            .budget(budget),
+    )
+}
+
+fn loha() -> MethodSpec {
+    let alpha = Composition::AlphaOverRank { alpha: 16.0 };
+    at_q_v("loha", Form::Hadamard(HadamardSpec {}), alpha, 8)
+}
+
+fn lokr() -> MethodSpec {
+    let form = Form::FactoredKronecker(FactoredKroneckerSpec {});
+    at_q_v("lokr", form, Composition::AlphaOverRank { alpha: 16.0 }, 8)
+}
+
+fn vera() -> MethodSpec {
+    // peft's default rank: the bases are frozen, so r costs no trainable parameters but r.
+    at_q_v(
+        "vera",
+        Form::RandomBasis(RandomBasisSpec {}),
+        Composition::Add,
+        256,
+    )
+}
+
+fn fourierft() -> MethodSpec {
+    // peft's defaults: n = 1000 frequencies, scaling 150.
+    let form = Form::Spectral(SpectralSpec::default());
+    at_q_v("fourierft", form, Composition::Scaled { s: 150.0 }, 1000)
+}
+
+fn adalora() -> MethodSpec {
+    // peft's defaults: init_r = 12, lora_alpha = 8.
+    let form = Form::SingularValue(SingularValueSpec {});
+    at_q_v(
+        "adalora",
+        form,
+        Composition::AlphaOverRank { alpha: 8.0 },
+        12,
+    )
+}
+
+fn miss() -> MethodSpec {
+    at_q_v(
+        "miss",
+        Form::ShardShared(ShardSharedSpec {}),
+        Composition::Add,
+        64,
+    )
+}
+
+fn oft() -> MethodSpec {
+    at_q_v(
+        "oft",
+        Form::Orthogonal(OrthogonalSpec::default()),
+        Composition::Add,
+        32,
+    )
+}
+
+fn boft() -> MethodSpec {
+    let form = Form::ButterflyOrthogonal(ButterflyOrthogonalSpec { factors: 2 });
+    at_q_v("boft", form, Composition::Add, 8)
+}
+
+fn hra() -> MethodSpec {
+    at_q_v(
+        "hra",
+        Form::Householder(HouseholderSpec {}),
+        Composition::Add,
+        8,
     )
 }
 
