@@ -346,3 +346,109 @@ fn every_form_at_every_placement() {
         );
     }
 }
+
+#[test]
+fn torch_randperm_is_reproduced() {
+    // torch.randperm(1024, generator=torch.Generator().manual_seed(777))[:24], torch 2.15 CPU:
+    // the frequencies peft's FourierFT draws for a 32 × 32 projection.
+    let perm = peftgrid_zoo::forms::torch_randperm(1024, 777);
+    assert_eq!(
+        &perm[..24],
+        &[
+            103, 249, 319, 701, 999, 360, 217, 998, 735, 263, 687, 944, 486, 601, 290, 169, 578,
+            788, 246, 699, 371, 380, 166, 631
+        ]
+    );
+    let mut sorted = perm.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, (0..1024).collect::<Vec<_>>());
+}
+
+#[test]
+fn lokr_factors_the_widths_as_peft_does() {
+    use peftgrid_zoo::forms::factorization;
+    // peft's docstring and its LoKr fixture (32 → (4, 8)).
+    for (d, want) in [
+        (256, (16, 16)),
+        (128, (8, 16)),
+        (127, (1, 127)),
+        (32, (4, 8)),
+        (768, (24, 32)),
+    ] {
+        assert_eq!(factorization(d), want, "{d}");
+    }
+}
+
+mod rotations {
+    use burn::backend::NdArray;
+    use burn::prelude::*;
+    use peftgrid_zoo::rotation::{cayley, inverse, skew_from_upper};
+
+    type B = NdArray<f32>;
+
+    fn max_abs(t: Tensor<B, 3>) -> f32 {
+        t.abs().max().into_scalar()
+    }
+
+    #[test]
+    fn the_cayley_transform_is_orthogonal_and_gauss_jordan_inverts() {
+        let device = Default::default();
+        let upper = Tensor::<B, 2>::random(
+            [3, 10],
+            burn::tensor::Distribution::Normal(0.0, 0.7),
+            &device,
+        );
+        let s = skew_from_upper(upper, 5);
+        // Skew-symmetric.
+        assert!(max_abs(s.clone() + s.clone().swap_dims(1, 2)) < 1e-7);
+        let eye = Tensor::<B, 2>::eye(5, &device)
+            .unsqueeze::<3>()
+            .repeat_dim(0, 3);
+        let a = eye.clone() + s.clone();
+        assert!(max_abs(a.clone().matmul(inverse(a)) - eye.clone()) < 1e-5);
+        let q = cayley(s);
+        assert!(max_abs(q.clone().matmul(q.swap_dims(1, 2)) - eye) < 1e-5);
+    }
+
+    #[test]
+    fn butterfly_factors_mix_blocks_and_stay_orthogonal() {
+        use burn::module::Param;
+        use peftgrid_zoo::forms::{ButterflyOrthogonalSpec, FormSpec};
+        use peftgrid_zoo::{BuildContext, Composition, Insertion, Placement, Position, SiteDims};
+        let device = Default::default();
+        let p = Placement {
+            position: Position::Q,
+            insertion: Insertion::Parallel,
+            composition: Composition::Add,
+            budget: 4,
+        };
+        let dims = SiteDims {
+            d_in: 16,
+            d_out: 8,
+            heads: 2,
+        };
+        let ctx = BuildContext::<B> {
+            device: &device,
+            layer: 0,
+            shared: None,
+        };
+        let spec = ButterflyOrthogonalSpec { factors: 2 };
+        let mut m = spec.build(&p, dims, &ctx);
+        m.blocks = Param::from_tensor(Tensor::random(
+            [2, 4, 4, 4],
+            burn::tensor::Distribution::Normal(0.0, 0.5),
+            &device,
+        ));
+        let r = m.rotation();
+        let eye = Tensor::<B, 2>::eye(16, &device);
+        let err: f32 = (r.clone().matmul(r.clone().transpose()) - eye)
+            .abs()
+            .max()
+            .into_scalar();
+        assert!(err < 1e-5, "{err}");
+        // The second factor's permutation couples neighbouring blocks: entries outside the
+        // 4 × 4 diagonal blocks are non-zero.
+        let off: f32 = r.slice([0..4, 4..8]).abs().max().into_scalar();
+        assert!(off > 1e-3, "{off}");
+    }
+}
