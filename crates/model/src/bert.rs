@@ -242,11 +242,13 @@ impl<B: Backend> TextEncoder<B> {
         let bias = mask_bias(attention_mask.clone());
         let mut hidden_states = vec![hidden];
         for layer in &self.layers {
-            let next = layer.forward(
+            // VPT-deep: a text encoder's prompt tokens come first.
+            let input = layer.sites.block.replace_prompts(
                 hidden_states[hidden_states.len() - 1].clone(),
-                bias.clone(),
+                0,
                 &self.shared,
             );
+            let next = layer.forward(input, bias.clone(), &self.shared);
             hidden_states.push(next);
         }
         let hidden = hidden_states[hidden_states.len() - 1].clone();

@@ -177,7 +177,8 @@ impl<B: Backend> FeedForward<B> {
         sites: &LayerSites<B>,
         shared: &Shared<B>,
     ) -> Tensor<B, 3> {
-        let mut inner = activate(self.act, sites.ffn_in.project(x.clone(), &self.up, shared));
+        let up = sites.ffn_in.project(x.clone(), &self.up, shared);
+        let mut inner = sites.ffn_in.activate(up, |h| activate(self.act, h));
         if let Some(gate) = &self.gate {
             inner = inner * gate.forward(x);
         }

@@ -170,7 +170,9 @@ impl<B: Backend> Vit<B> {
         let no_mask = Tensor::zeros([batch, 1, 1, seq], &hidden.device());
         let mut hidden_states = vec![hidden.clone()];
         for layer in &self.layers {
-            hidden = layer.forward(hidden, no_mask.clone(), &self.shared);
+            // VPT-deep: ViT's prompt tokens follow the CLS token.
+            let input = layer.sites.block.replace_prompts(hidden, 1, &self.shared);
+            hidden = layer.forward(input, no_mask.clone(), &self.shared);
             hidden_states.push(hidden.clone());
         }
         let normed = self.norm.forward(hidden.clone());

@@ -919,7 +919,8 @@ mod methods {
     }
 
     /// Post-norm insertion (Pfeiffer, UniPELT) exists only on post-LN backbones, UniPELT's
-    /// sequence-mean gates only on encoders; elsewhere `apply` refuses them (checked here).
+    /// sequence-mean gates and VPT-deep's per-layer prompts only on encoders; elsewhere `apply`
+    /// refuses them (checked here).
     fn fits(spec: &MethodSpec, fixture: &str) -> bool {
         let post_norm = spec
             .modifications
@@ -929,8 +930,12 @@ mod methods {
             .modifications
             .iter()
             .any(|m| m.composition == peftgrid_zoo::Composition::Gated);
+        let deep = spec
+            .modifications
+            .iter()
+            .any(|m| matches!(m.form, peftgrid_zoo::Form::DeepPrompt(_)));
         let refused = (post_norm && matches!(fixture, "vit" | "mbart" | "t5"))
-            || (gated && matches!(fixture, "bart" | "mbart" | "t5"));
+            || ((gated || deep) && matches!(fixture, "bart" | "mbart" | "t5"));
         let fits = !refused;
         let shape = ModelConfig::from_path(fixtures().join("hf").join(fixture).join("config.json"))
             .unwrap()
@@ -949,7 +954,9 @@ mod methods {
                 .expect_err("refused")
                 .to_string();
             assert!(
-                err.contains("post_norm") || err.contains("gated composition"),
+                err.contains("post_norm")
+                    || err.contains("gated composition")
+                    || err.contains("VPT-deep"),
                 "{}: {err}",
                 spec.name
             );

@@ -22,6 +22,7 @@ pub mod experiment;
 pub mod forward;
 pub mod generate;
 pub mod methods;
+pub mod rank_allocation;
 pub mod results_cmd;
 pub mod score;
 pub mod slurm;

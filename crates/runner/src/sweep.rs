@@ -305,6 +305,7 @@ impl RunJob<'_> {
         };
         let outcome = train(
             model,
+            &spec.method,
             task,
             &data,
             &spec.train,

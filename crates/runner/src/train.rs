@@ -20,7 +20,7 @@
 //!
 //! A NaN or infinite loss ends the run as diverged (the sweep goes on).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -36,6 +36,8 @@ use peftgrid_model::Model;
 use peftgrid_zoo::dropout::with_batch_stream;
 
 use crate::experiment::{Batching, Schedule, TrainConfig};
+use crate::rank_allocation::RankAllocator;
+use peftgrid_zoo::MethodSpec;
 use serde::{Deserialize, Serialize};
 
 /// HF's linear schedule with warm-up: the learning rate of update `k` (0-based) of `total`.
@@ -75,6 +77,9 @@ struct Groups<'a, B: AutodiffBackend> {
     grads: &'a mut GradientsParams,
     decay: GradientsParams,
     no_decay: GradientsParams,
+    /// Parameters in the group with its own learning rate (LoRA+'s W_up), and their gradients.
+    fast_ids: &'a HashSet<ParamId>,
+    fast: GradientsParams,
     scale: f64,
     /// Σ‖g‖² over the trained tensors, kept on the device: one read per update, not per tensor.
     sq_norm: Option<Tensor<B::InnerBackend, 1>>,
@@ -107,7 +112,9 @@ impl<B: AutodiffBackend> ModuleVisitor<B> for Groups<'_, B> {
             } else {
                 g
             };
-            if decays(&self.path) {
+            if self.fast_ids.contains(&id) {
+                self.fast.register(id, g);
+            } else if decays(&self.path) {
                 self.decay.register(id, g);
             } else {
                 self.no_decay.register(id, g);
@@ -116,10 +123,14 @@ impl<B: AutodiffBackend> ModuleVisitor<B> for Groups<'_, B> {
     }
 }
 
-/// AdamW in two parameter groups (with and without weight decay), with global clipping.
+/// AdamW in two parameter groups (with and without weight decay), with global clipping, and
+/// optionally a third group at a multiple of the learning rate (LoRA+'s W_up, with decay).
 pub struct GroupedAdamW<B: AutodiffBackend, M: AutodiffModule<B>> {
     decay: OptimizerAdaptor<AdamW, M, B>,
     no_decay: OptimizerAdaptor<AdamW, M, B>,
+    fast: OptimizerAdaptor<AdamW, M, B>,
+    fast_ids: HashSet<ParamId>,
+    fast_ratio: f64,
     grad_clip: Option<f64>,
 }
 
@@ -135,9 +146,19 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> GroupedAdamW<B, M> {
         Self {
             decay: config(h.weight_decay).init(),
             no_decay: config(0.0).init(),
+            fast: config(h.weight_decay).init(),
+            fast_ids: HashSet::new(),
+            fast_ratio: 1.0,
             // 0 (or less) turns clipping off.
             grad_clip: (h.grad_clip > 0.0).then_some(h.grad_clip),
         }
+    }
+
+    /// Trains the parameters `ids` at `ratio` × the learning rate.
+    pub fn with_fast_group(mut self, ratio: f64, ids: HashSet<ParamId>) -> Self {
+        self.fast_ratio = ratio;
+        self.fast_ids = ids;
+        self
     }
 
     /// One update; returns the model and the gradient norm before clipping.
@@ -147,6 +168,8 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> GroupedAdamW<B, M> {
             grads: &mut grads,
             decay: GradientsParams::new(),
             no_decay: GradientsParams::new(),
+            fast_ids: &self.fast_ids,
+            fast: GradientsParams::new(),
             scale: 1.0,
             sq_norm: None,
             collect: false,
@@ -162,11 +185,58 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> GroupedAdamW<B, M> {
         }
         groups.collect = true;
         model.visit(&mut groups);
-        let (decay, no_decay) = (groups.decay, groups.no_decay);
+        let (decay, no_decay, fast) = (groups.decay, groups.no_decay, groups.fast);
         let model = self.decay.step(lr, model, decay);
         let model = self.no_decay.step(lr, model, no_decay);
+        let model = if self.fast_ids.is_empty() {
+            model
+        } else {
+            self.fast.step(lr * self.fast_ratio, model, fast)
+        };
         (model, norm)
     }
+}
+
+/// LoRA+: the learning-rate ratio of W_up and the ids of the W_up it applies to, from the
+/// `low_rank` modifications of `method` that set `up_lr_ratio`.
+pub fn up_lr_group<B: Backend>(
+    method: &MethodSpec,
+    model: &Model<B>,
+) -> anyhow::Result<Option<(f64, HashSet<ParamId>)>> {
+    use peftgrid_zoo::{Form, Modification};
+    let mut ratio: Option<f64> = None;
+    let mut positions = Vec::new();
+    for m in &method.modifications {
+        if let Form::LowRank(peftgrid_zoo::forms::LowRankSpec {
+            up_lr_ratio: Some(r),
+        }) = &m.form
+        {
+            anyhow::ensure!(
+                ratio.is_none_or(|first| first == *r),
+                "method `{}`: one up_lr_ratio for the whole method (LoRA+ has one W_up group)",
+                method.name
+            );
+            ratio = Some(*r);
+            positions.extend(m.at.iter().copied());
+        }
+    }
+    let Some(ratio) = ratio else {
+        return Ok(None);
+    };
+    let mut probe = model.clone();
+    let parts = probe.parts_mut();
+    let mut ids = HashSet::new();
+    for sites in parts.layers.into_iter().chain(parts.cross) {
+        for &p in &positions {
+            let Some(site) = sites.get(p) else { continue };
+            for m in &site.mods {
+                if let Modification::LowRank(l) = m {
+                    ids.insert(l.up.id);
+                }
+            }
+        }
+    }
+    Ok(Some((ratio, ids)))
 }
 
 /// What a task brings to the loop: the examples' lengths (for batching), the loss of a batch and
@@ -440,9 +510,12 @@ fn update_counts(batches: usize, h: &TrainConfig) -> (usize, usize, usize) {
 
 /// Trains `model` (method applied and frozen, head set) on `task`: AdamW in two groups,
 /// warm-up and decay, global clipping, accumulation, evaluation every `eval_every` updates (once
-/// per epoch by default) keeping the best model, early stopping, NaN → diverged.
+/// per epoch by default) keeping the best model, early stopping, NaN → diverged; `method`'s
+/// training-time schedules (AdaLoRA's rank allocation) run beside the optimiser.
+#[allow(clippy::too_many_arguments)]
 pub fn train<B: AutodiffBackend, T: Task>(
     mut model: Model<B>,
+    method: &MethodSpec,
     task: &T,
     data: &Splits<T::Example>,
     h: &TrainConfig,
@@ -493,6 +566,10 @@ pub fn train<B: AutodiffBackend, T: Task>(
     let main_metric = task.main_metric().to_string();
 
     let mut optim = GroupedAdamW::<B, Model<B>>::new(h);
+    if let Some((ratio, ids)) = up_lr_group(method, &model)? {
+        optim = optim.with_fast_group(ratio, ids);
+    }
+    let mut ranks = RankAllocator::new(method, &model, total)?;
     let mut step = 0usize;
     let mut samples = 0usize;
     let started = Instant::now();
@@ -524,9 +601,22 @@ pub fn train<B: AutodiffBackend, T: Task>(
                 samples += indices.len();
                 acc.accumulate(&model, grads);
             }
+            if let Some(penalty) = ranks.as_ref().and_then(|r| r.regularizer(&model)) {
+                acc.accumulate(
+                    &model,
+                    GradientsParams::from_grads(penalty.backward(), &model),
+                );
+            }
+            let grads = acc.grads();
+            if let Some(r) = ranks.as_mut() {
+                r.capture(&model, &grads);
+            }
             let lr = schedule(h.schedule, h.lr, step, warmup, total);
-            let (next, _grad_norm) = optim.step(lr, model, acc.grads());
-            model = next;
+            let (next, _grad_norm) = optim.step(lr, model, grads);
+            model = match ranks.as_mut() {
+                Some(r) => r.update(next, step),
+                None => next,
+            };
             step += 1;
             losses.push((step, update_loss));
             progress(Progress {
@@ -588,6 +678,61 @@ mod tests {
     }
 
     type AD = burn::backend::Autodiff<burn::backend::NdArray<f32>>;
+
+    /// LoRA+ on the BERT fixture: Adam's first step moves every entry by ±lr where its
+    /// gradient is non-zero, so W_up (the only half with a gradient at the start, W_down's
+    /// gradient being W_up = 0 times something) moves by 16 × lr, and W_down not at all.
+    #[test]
+    fn lora_plus_trains_w_up_at_its_ratio() {
+        use peftgrid_zoo::presets::preset;
+        use peftgrid_zoo::{Modification, Position};
+        let device = Default::default();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/fixtures/hf/bert");
+        let loaded = peftgrid_model::load::<AD>(&dir, &device).unwrap();
+        let spec = preset("lora_plus").unwrap().with_budgets(&[4]).unwrap();
+        let mut model = loaded.model;
+        peftgrid_model::method::apply(&mut model, &loaded.config, &spec, &device).unwrap();
+        let model = peftgrid_model::method::freeze(model, &spec);
+        let h = TrainConfig {
+            weight_decay: 0.0,
+            ..TrainConfig::default()
+        };
+        let (ratio, ids) = up_lr_group(&spec, &model).unwrap().unwrap();
+        assert_eq!((ratio, ids.len()), (16.0, 4));
+        let mut optim = GroupedAdamW::<AD, Model<AD>>::new(&h).with_fast_group(ratio, ids);
+        let ids = Tensor::<AD, 2, Int>::from_ints([[2, 7, 11, 5, 9, 3]], &device);
+        let inputs = peftgrid_model::Inputs {
+            input_ids: Some(ids),
+            attention_mask: None,
+            token_type_ids: None,
+            pixel_values: None,
+            decoder_input_ids: None,
+        };
+        let loss = model.forward(inputs).unwrap().last_hidden_state.sum();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let low_rank = |m: &Model<AD>| {
+            let mut m = m.clone();
+            let parts = m.parts_mut();
+            let site = parts
+                .layers
+                .into_iter()
+                .next()
+                .unwrap()
+                .get(Position::Q)
+                .unwrap();
+            match &site.mods[0] {
+                Modification::LowRank(l) => (l.down.val().inner(), l.up.val().inner()),
+                _ => panic!("not LoRA"),
+            }
+        };
+        let (down0, up0) = low_rank(&model);
+        let (next, _) = optim.step(1e-3, model, grads);
+        let (down1, up1) = low_rank(&next);
+        let moved = |a: Tensor<_, 2>, b: Tensor<_, 2>| -> f32 { (a - b).abs().max().into_scalar() };
+        assert!((moved(up1, up0) - 16e-3).abs() < 1e-4);
+        assert_eq!(moved(down1, down0), 0.0);
+    }
 
     #[derive(Module, Debug)]
     struct Toy<B: Backend> {

@@ -3,10 +3,10 @@
 
 use crate::error::{Result, ZooError};
 use crate::forms::{
-    BottleneckSpec, ButterflyOrthogonalSpec, FactoredKroneckerSpec, Form, HadamardSpec,
-    HouseholderSpec, KroneckerSpec, LowRankSpec, OrthogonalSpec, PhmOptions, PrefixSpec,
-    PromptSpec, RandomBasisSpec, RescaleSpec, ShardSharedSpec, SingularValueSpec, SpectralSpec,
-    TokenBiasSpec, WeightDecomposedSpec,
+    BottleneckSpec, ButterflyOrthogonalSpec, DeepPromptSpec, FactoredKroneckerSpec, Form,
+    HadamardSpec, HouseholderSpec, KroneckerSpec, LowRankSpec, OrthogonalSpec, PhmOptions,
+    PrefixSpec, PromptSpec, RandomBasisSpec, RankSchedule, RationalSpec, RescaleSpec,
+    ShardSharedSpec, SingularValueSpec, SpectralSpec, TokenBiasSpec, WeightDecomposedSpec,
 };
 use crate::spec::{MethodSpec, ModificationSpec, ParamGroup};
 use crate::{Activation, Composition, Init, Insertion, Position, Side};
@@ -149,6 +149,21 @@ pub const PRESETS: &[Preset] = &[
         build: rslora,
     },
     Preset {
+        name: "lora_plus",
+        about: "LoRA+ (Hayou et al.): LoRA whose W_up trains at 16 × the learning rate",
+        build: lora_plus,
+    },
+    Preset {
+        name: "raft",
+        about: "RAFT: the FFN activation replaced by a trained rational function (5/4, GELU fit)",
+        build: raft,
+    },
+    Preset {
+        name: "vpt_deep",
+        about: "VPT-deep (Jia et al.): l = 10 prompt tokens at the input and at every layer",
+        build: vpt_deep,
+    },
+    Preset {
         name: "dora",
         about: "DoRA (Liu et al. 2024): magnitude × direction of W_q, W_v, LoRA on the direction",
         build: dora,
@@ -176,7 +191,7 @@ pub const PRESETS: &[Preset] = &[
     },
     Preset {
         name: "adalora",
-        about: "AdaLoRA (Zhang et al.): SVD-shaped update P diag(λ) Q at W_q, W_v",
+        about: "AdaLoRA (Zhang et al.): P diag(λ) Q at W_q, W_v, rank 12 pruned to 8 by importance",
         build: adalora,
     },
     Preset {
@@ -281,7 +296,7 @@ fn prefix() -> MethodSpec {
 
 fn lora() -> MethodSpec {
     MethodSpec::new("lora").with(
-        ModificationSpec::new(Form::LowRank(LowRankSpec {}), &[Q, V])
+        ModificationSpec::new(Form::LowRank(LowRankSpec::default()), &[Q, V])
             .composition(Composition::AlphaOverRank { alpha: 16.0 })
             .budget(8),
     )
@@ -289,10 +304,36 @@ fn lora() -> MethodSpec {
 
 fn rslora() -> MethodSpec {
     MethodSpec::new("rslora").with(
-        ModificationSpec::new(Form::LowRank(LowRankSpec {}), &[Q, V])
+        ModificationSpec::new(Form::LowRank(LowRankSpec::default()), &[Q, V])
             .composition(Composition::AlphaOverSqrtRank { alpha: 16.0 })
             .budget(8),
     )
+}
+
+fn lora_plus() -> MethodSpec {
+    // The paper's recommended ratio, λ = 2⁴.
+    let form = Form::LowRank(LowRankSpec {
+        up_lr_ratio: Some(16.0),
+    });
+    at_q_v(
+        "lora_plus",
+        form,
+        Composition::AlphaOverRank { alpha: 16.0 },
+        8,
+    )
+}
+
+fn raft() -> MethodSpec {
+    MethodSpec::new("raft").with(ModificationSpec::new(
+        Form::Rational(RationalSpec {}),
+        &[FfnIn],
+    ))
+}
+
+fn vpt_deep() -> MethodSpec {
+    MethodSpec::new("vpt_deep")
+        .with(ModificationSpec::new(Form::Prompt(PromptSpec {}), &[Input]).budget(10))
+        .with(ModificationSpec::new(Form::DeepPrompt(DeepPromptSpec {}), &[Block]).budget(10))
 }
 
 fn dora() -> MethodSpec {
@@ -339,8 +380,10 @@ fn fourierft() -> MethodSpec {
 }
 
 fn adalora() -> MethodSpec {
-    // peft's defaults: init_r = 12, lora_alpha = 8.
-    let form = Form::SingularValue(SingularValueSpec {});
+    // peft's defaults: init_r = 12 falling to target_r = 8, lora_alpha = 8.
+    let form = Form::SingularValue(SingularValueSpec {
+        schedule: Some(RankSchedule::new(8)),
+    });
     at_q_v(
         "adalora",
         form,
@@ -472,7 +515,7 @@ fn unipelt() -> MethodSpec {
             48,
         ))
         .with(
-            ModificationSpec::new(Form::LowRank(LowRankSpec {}), &[Q, V])
+            ModificationSpec::new(Form::LowRank(LowRankSpec::default()), &[Q, V])
                 .composition(Composition::Gated)
                 .budget(8),
         )

@@ -65,6 +65,8 @@ pub struct Shared<B: Backend> {
     /// Tensors a method stores but never trains (VeRA's random bases), each `[rows, cols]`.
     /// The name `frozen` is what keeps them out of the optimiser (`method::role`).
     pub frozen: Vec<Param<Tensor<B, 2>>>,
+    /// VPT-deep's prompts of layers 1 … L−1, `[L − 1, l, d]` each.
+    pub deep_prompts: Vec<Param<Tensor<B, 3>>>,
 }
 
 impl<B: Backend> Default for Shared<B> {
@@ -73,6 +75,7 @@ impl<B: Backend> Default for Shared<B> {
             phm_rules: Vec::new(),
             prefixes: Vec::new(),
             frozen: Vec::new(),
+            deep_prompts: Vec::new(),
         }
     }
 }

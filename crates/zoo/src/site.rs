@@ -95,6 +95,42 @@ impl<B: Backend> Site<B> {
         self.modify(x, h, shared)
     }
 
+    /// A layer's input with its prompt tokens (`[offset, offset + l)`) replaced by the layer's
+    /// own, when a modification here has some (VPT-deep at `block`).
+    pub fn replace_prompts(
+        &self,
+        hidden: Tensor<B, 3>,
+        offset: usize,
+        shared: &Shared<B>,
+    ) -> Tensor<B, 3> {
+        self.mods.iter().fold(hidden, |hidden, m| {
+            let Some(prompts) = m.layer_prompts(shared) else {
+                return hidden;
+            };
+            let [batch, seq, d] = hidden.dims();
+            let [l, _] = prompts.dims();
+            let end = (offset + l).min(seq);
+            let prompts = prompts
+                .slice([0..end - offset, 0..d])
+                .unsqueeze::<3>()
+                .repeat_dim(0, batch);
+            hidden.slice_assign([0..batch, offset..end, 0..d], prompts)
+        })
+    }
+
+    /// The nonlinearity after this site's projection: a modification's that replaces it (RAFT),
+    /// else `default`.
+    pub fn activate(
+        &self,
+        h: Tensor<B, 3>,
+        default: impl FnOnce(Tensor<B, 3>) -> Tensor<B, 3>,
+    ) -> Tensor<B, 3> {
+        match self.mods.iter().find(|m| m.replaces_activation()) {
+            Some(m) => m.activate(h),
+            None => default(h),
+        }
+    }
+
     /// W′ of `linear` under the unmerged weight-space forms placed here, if there are any.
     pub fn adapted_weight(&self, linear: &Linear<B>, shared: &Shared<B>) -> Option<Tensor<B, 2>> {
         self.mods

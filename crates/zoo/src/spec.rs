@@ -256,7 +256,24 @@ impl MethodSpec {
     pub fn check(&self) -> Result<()> {
         self.modifications
             .iter()
-            .try_for_each(ModificationSpec::check)
+            .try_for_each(ModificationSpec::check)?;
+        // VPT-deep replaces the prompt tokens that a prompt at the input put there.
+        for m in &self.modifications {
+            if matches!(m.form, Form::DeepPrompt(_)) {
+                let prompted = self.modifications.iter().any(|p| {
+                    matches!(p.form, Form::Prompt(_))
+                        && p.at.contains(&Position::Input)
+                        && p.budget == m.budget
+                });
+                if !prompted {
+                    return Err(ZooError::Spec {
+                        spec: self.name.clone(),
+                        message: "deep_prompt: replaces the prompt tokens of a `prompt` at `input` with the same l, which this method lacks".into(),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Whether the backbone can carry the method: the rules that depend on its layout, not on
@@ -284,6 +301,11 @@ impl MethodSpec {
             if m.composition == Composition::Gated && shape.is_encoder_decoder() {
                 return Err(refuse(m, format!(
                     "gated composition (UniPELT's gate, a mean over the sequence) is defined for encoders; on {family}, an encoder-decoder, it would read future decoder tokens"
+                )));
+            }
+            if matches!(m.form, Form::DeepPrompt(_)) && shape.is_encoder_decoder() {
+                return Err(refuse(m, format!(
+                    "VPT-deep's per-layer prompts are implemented for encoders (ViT, BERT-style); {family} is an encoder-decoder"
                 )));
             }
         }
@@ -343,7 +365,16 @@ impl MethodSpec {
         }
         let mut values = budgets.iter();
         for m in self.modifications.iter_mut().filter(|m| m.budget.is_some()) {
-            m.budget = values.next().copied();
+            let (old, new) = (m.budget.unwrap_or(1).max(1), values.next().copied());
+            // AdaLoRA's target rank keeps its ratio to r (`adalora:6` prunes 6 to 4 as the
+            // preset prunes 12 to 8), never below 1.
+            if let (Form::SingularValue(s), Some(new)) = (&mut m.form, new) {
+                if let Some(schedule) = s.schedule.as_mut() {
+                    let scaled = (schedule.target_r * new) as f64 / old as f64;
+                    schedule.target_r = (scaled.round() as usize).clamp(1, new.max(1));
+                }
+            }
+            m.budget = new;
         }
         Ok(self)
     }

@@ -310,7 +310,16 @@ fn every_form_at_every_placement() {
                         } else if budget > 1 {
                             continue;
                         }
-                        let spec = MethodSpec::new("p").with(m);
+                        let mut spec = MethodSpec::new("p").with(m);
+                        // VPT-deep replaces the tokens of a prompt at the input.
+                        if *name == "deep_prompt" {
+                            let prompt: Form =
+                                serde_json::from_value(serde_json::json!({ "kind": "prompt" }))
+                                    .unwrap();
+                            spec = spec.with(
+                                ModificationSpec::new(prompt, &[Position::Input]).budget(budget),
+                            );
+                        }
                         if spec.check().is_err() {
                             continue;
                         }

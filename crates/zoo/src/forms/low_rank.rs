@@ -13,7 +13,14 @@ use crate::shape::SiteDims;
 use crate::shared::Shared;
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct LowRankSpec {}
+#[serde(deny_unknown_fields)]
+pub struct LowRankSpec {
+    /// LoRA+ (Hayou et al. 2024, peft's `create_loraplus_optimizer`): W_up trains at this
+    /// multiple of the run's learning rate, W_down at the rate itself. An option of the
+    /// optimiser, so the forward pass and the adapter files are LoRA's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub up_lr_ratio: Option<f64>,
+}
 
 /// W_down `[d_in, r]`, W_up `[r, d_out]`.
 #[derive(Module, Debug)]
@@ -31,6 +38,12 @@ impl FormSpec for LowRankSpec {
     type Module<B: Backend> = LowRank<B>;
 
     fn check(&self, p: &Placement) -> Result<()> {
+        if self
+            .up_lr_ratio
+            .is_some_and(|r| !(r.is_finite() && r > 0.0))
+        {
+            return Err(invalid(Self::NAME, "up_lr_ratio must be a positive number"));
+        }
         if p.budget == 0 {
             return Err(does_not_fit(Self::NAME, 0, "rank must be ≥ 1"));
         }

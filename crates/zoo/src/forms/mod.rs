@@ -141,9 +141,23 @@ pub trait FormModule<B: Backend> {
     ) -> Option<PrefixKv<B>> {
         None
     }
+    /// The prompt tokens this layer's input gets in place of the previous layer's (VPT-deep),
+    /// `[l, d]`.
+    fn layer_prompts(&self, _shared: &Shared<B>) -> Option<Tensor<B, 2>> {
+        None
+    }
     /// Virtual tokens to prepend at the input.
     fn prepend(&self, _embeds: Tensor<B, 3>) -> Option<Tensor<B, 3>> {
         None
+    }
+    /// Whether the form replaces the nonlinearity after the projection it sits at (RAFT's
+    /// rational activation at `ffn_in`).
+    fn replaces_activation(&self) -> bool {
+        false
+    }
+    /// That nonlinearity, applied to the projection's output.
+    fn activate(&self, h: Tensor<B, 3>) -> Tensor<B, 3> {
+        h
     }
     /// Whether the form rewrites the weight of the projection it sits beside (W′ = f(W): DoRA,
     /// the orthogonal forms) rather than adding to the projection's output.
@@ -325,6 +339,15 @@ macro_rules! forms {
             pub fn prepend(&self, embeds: Tensor<B, 3>) -> Option<Tensor<B, 3>> {
                 match self { $(Modification::$variant(m) => m.prepend(embeds),)* }
             }
+            pub fn layer_prompts(&self, shared: &Shared<B>) -> Option<Tensor<B, 2>> {
+                match self { $(Modification::$variant(m) => m.layer_prompts(shared),)* }
+            }
+            pub fn replaces_activation(&self) -> bool {
+                match self { $(Modification::$variant(m) => m.replaces_activation(),)* }
+            }
+            pub fn activate(&self, h: Tensor<B, 3>) -> Tensor<B, 3> {
+                match self { $(Modification::$variant(m) => m.activate(h),)* }
+            }
             pub fn adapts_weight(&self) -> bool {
                 match self { $(Modification::$variant(m) => m.adapts_weight(),)* }
             }
@@ -381,6 +404,10 @@ forms! {
     ButterflyOrthogonal(ButterflyOrthogonalSpec, ButterflyOrthogonal) in butterfly_orthogonal;
     /// W′ = W · (I − 2u_1u_1ᵀ)···(I − 2u_ru_rᵀ): a chain of r Householder reflections (HRA).
     Householder(HouseholderSpec, Householder) in householder;
+    /// The FFN activation replaced by a trained rational function P(x)/Q(x) (RAFT).
+    Rational(RationalSpec, Rational) in rational;
+    /// Each layer's prompt tokens replaced by its own learned ones (VPT-deep).
+    DeepPrompt(DeepPromptSpec, DeepPrompt) in deep_prompt;
     /// x (A ⊗ B) beside a projection (KronA).
     Kronecker(KroneckerSpec, Kronecker) in kronecker;
     /// l key/value vectors per head prepended to an attention's memory (prefix tuning).
@@ -397,6 +424,7 @@ forms! {
 // every form file.
 mod bottleneck;
 mod butterfly_orthogonal;
+mod deep_prompt;
 mod factored_kronecker;
 mod hadamard;
 mod householder;
@@ -407,6 +435,7 @@ mod phm;
 mod prefix;
 mod prompt;
 mod random_basis;
+mod rational;
 mod rescale;
 mod shard_shared;
 mod singular_value;
@@ -419,6 +448,7 @@ pub use factored_kronecker::{factorization, lokr_shapes};
 pub use orthogonal::NEUMANN_TERMS;
 pub use phm::PhmLinear;
 pub use random_basis::D_INITIAL;
+pub use singular_value::RankSchedule;
 pub use spectral::{torch_randperm, DEFAULT_SEED};
 
 /// The check of a form that sits beside a projection, reading its input in parallel (LoRA and

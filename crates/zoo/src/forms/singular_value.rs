@@ -18,7 +18,60 @@ use crate::Composition;
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SingularValueSpec {}
+pub struct SingularValueSpec {
+    /// AdaLoRA's rank-budget schedule (run by the training loop); without it every site keeps
+    /// rank r.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<RankSchedule>,
+}
+
+/// AdaLoRA's budget schedule, peft's names and defaults: after `tinit` updates the total rank
+/// falls on a cubic from r per site to `target_r` per site at `tfinal` updates before the end,
+/// every `delta_t` updates masking the λ_i whose importance (an exponential moving average of
+/// |θ·∂L/∂θ| times one of its deviation, β₁ and β₂) is lowest; then the mask stays. An
+/// orthogonality penalty ‖PᵀP − I‖ + ‖QQᵀ − I‖ joins the loss with weight `orth_reg_weight`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RankSchedule {
+    pub target_r: usize,
+    #[serde(default)]
+    pub tinit: usize,
+    #[serde(default)]
+    pub tfinal: usize,
+    #[serde(default = "one")]
+    pub delta_t: usize,
+    #[serde(default = "beta")]
+    pub beta1: f64,
+    #[serde(default = "beta")]
+    pub beta2: f64,
+    #[serde(default = "orth_reg_weight")]
+    pub orth_reg_weight: f64,
+}
+
+fn one() -> usize {
+    1
+}
+fn beta() -> f64 {
+    0.85
+}
+fn orth_reg_weight() -> f64 {
+    0.5
+}
+
+impl RankSchedule {
+    /// peft's defaults with `target_r`.
+    pub fn new(target_r: usize) -> Self {
+        Self {
+            target_r,
+            tinit: 0,
+            tfinal: 0,
+            delta_t: one(),
+            beta1: beta(),
+            beta2: beta(),
+            orth_reg_weight: orth_reg_weight(),
+        }
+    }
+}
 
 #[derive(Module, Debug)]
 pub struct SingularValue<B: Backend> {
@@ -38,7 +91,19 @@ impl FormSpec for SingularValueSpec {
     type Module<B: Backend> = SingularValue<B>;
 
     fn check(&self, p: &Placement) -> Result<()> {
-        check_weight_form(Self::NAME, p)
+        check_weight_form(Self::NAME, p)?;
+        if let Some(s) = &self.schedule {
+            if s.target_r == 0 || s.target_r > p.budget || s.delta_t == 0 {
+                return Err(crate::error::invalid(
+                    Self::NAME,
+                    format!(
+                        "schedule: target_r must be in 1..=r (r = {}, target_r = {}) and delta_t ≥ 1",
+                        p.budget, s.target_r
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn check_site(&self, p: &Placement, dims: SiteDims) -> Result<()> {

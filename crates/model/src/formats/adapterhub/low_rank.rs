@@ -42,7 +42,7 @@ pub(super) fn translate(part: &Part) -> Result<Vec<ModificationSpec>> {
     let gated = part.bool("use_gating", false)?;
     match part.str("composition_mode")? {
         "add" => Ok(vec![ModificationSpec::new(
-            Form::LowRank(LowRankSpec {}),
+            Form::LowRank(LowRankSpec::default()),
             &at,
         )
         .composition(if gated {

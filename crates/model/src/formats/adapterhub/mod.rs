@@ -441,6 +441,14 @@ fn part_config(method: &MethodSpec, m: &ModificationSpec, hidden: usize) -> Resu
                 m.form.name()
             ),
         )),
+        Form::Rational(_) => Err(unsupported(
+            method,
+            "AdapterHub has no `rational` form (RAFT's activation)",
+        )),
+        Form::DeepPrompt(_) => Err(unsupported(
+            method,
+            "AdapterHub has no per-layer prompts (VPT-deep)",
+        )),
     }
 }
 

@@ -5,7 +5,7 @@
 
 use burn::module::Param;
 use burn::prelude::*;
-use peftgrid_zoo::forms::SingularValueSpec;
+use peftgrid_zoo::forms::{RankSchedule, SingularValueSpec};
 use peftgrid_zoo::{Composition, Form, MethodSpec, Modification, ModificationSpec};
 use serde_json::json;
 
@@ -28,6 +28,20 @@ pub(super) fn load<B: Backend>(
     // peft builds the layers with `init_r`; its inherited `r` is unused.
     let r: usize = adapter.field("init_r")?;
     let alpha: f64 = adapter.field("lora_alpha")?;
+    // The budget schedule, so that training the loaded adapter further continues it.
+    let number = |name: &str, default: f64| -> Result<f64> {
+        Ok(adapter.field::<Option<f64>>(name)?.unwrap_or(default))
+    };
+    let defaults = RankSchedule::new(r);
+    let schedule = RankSchedule {
+        target_r: adapter.field::<Option<usize>>("target_r")?.unwrap_or(r),
+        tinit: adapter.field::<Option<usize>>("tinit")?.unwrap_or(0),
+        tfinal: adapter.field::<Option<usize>>("tfinal")?.unwrap_or(0),
+        delta_t: adapter.field::<Option<usize>>("deltaT")?.unwrap_or(1),
+        beta1: number("beta1", defaults.beta1)?,
+        beta2: number("beta2", defaults.beta2)?,
+        orth_reg_weight: number("orth_reg_weight", defaults.orth_reg_weight)?,
+    };
     let why = "init_r and the projection's widths";
     load_per_module(
         model,
@@ -37,9 +51,14 @@ pub(super) fn load<B: Backend>(
         &["lora_A", "lora_E", "lora_B"],
         |at| {
             MethodSpec::new("adalora").with(
-                ModificationSpec::new(Form::SingularValue(SingularValueSpec {}), at)
-                    .composition(Composition::AlphaOverRank { alpha })
-                    .budget(r),
+                ModificationSpec::new(
+                    Form::SingularValue(SingularValueSpec {
+                        schedule: Some(schedule),
+                    }),
+                    at,
+                )
+                .composition(Composition::AlphaOverRank { alpha })
+                .budget(r),
             )
         },
         |m, t, dims| {
@@ -69,15 +88,28 @@ pub(super) fn save<B: Backend>(w: &mut Writer<B>) -> Result<()> {
         _ => None,
     })?;
     let r = m.budget.unwrap_or(0);
+    let schedule = match &m.form {
+        Form::SingularValue(SingularValueSpec {
+            schedule: Some(s), ..
+        }) => s.clone(),
+        _ => RankSchedule::new(r),
+    };
     w.set("peft_type", json!(PeftType::AdaLora.name()));
     w.set("init_r", json!(r));
-    w.set("target_r", json!(r));
+    w.set("target_r", json!(schedule.target_r));
+    w.set("tinit", json!(schedule.tinit));
+    w.set("tfinal", json!(schedule.tfinal));
+    w.set("deltaT", json!(schedule.delta_t));
+    w.set("beta1", json!(schedule.beta1));
+    w.set("beta2", json!(schedule.beta2));
+    w.set("orth_reg_weight", json!(schedule.orth_reg_weight));
     w.set("r", json!(r));
     w.set("lora_alpha", json!(w.alpha_of(&m, r)?));
     w.set("lora_dropout", json!(0.0));
     w.set("fan_in_fan_out", json!(false));
     w.set("bias", json!("none"));
     w.set("rank_pattern", json!(null));
-    w.set("total_step", json!(1));
+    // peft requires a positive total_step; the run's own count is not part of the method.
+    w.set("total_step", json!(schedule.tinit + schedule.tfinal + 1));
     Ok(())
 }

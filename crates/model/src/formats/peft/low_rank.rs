@@ -47,7 +47,7 @@ pub(super) fn load<B: Backend>(
     let (name, form) = if dora {
         ("dora", Form::WeightDecomposed(WeightDecomposedSpec {}))
     } else {
-        ("lora", Form::LowRank(LowRankSpec {}))
+        ("lora", Form::LowRank(LowRankSpec::default()))
     };
     let composition = if rslora {
         Composition::AlphaOverSqrtRank { alpha }

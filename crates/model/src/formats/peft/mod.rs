@@ -119,6 +119,8 @@ pub fn peft_type_of(form: &Form) -> std::result::Result<PeftType, &'static str> 
         Form::Orthogonal(_) => Ok(PeftType::Oft),
         Form::ButterflyOrthogonal(_) => Ok(PeftType::Boft),
         Form::Householder(_) => Ok(PeftType::Hra),
+        Form::Rational(_) => Err("peft has no rational activations (RAFT)"),
+        Form::DeepPrompt(_) => Err("peft has no per-layer prompts (VPT-deep)"),
     }
 }
 
