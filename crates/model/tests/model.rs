@@ -1323,6 +1323,72 @@ mod methods {
         }
     }
 
+    /// PiSSA and OLoRA on the BERT fixture against peft 0.21.2 (`tests/data/lora-init/make.py`):
+    /// the residual weight each leaves in the projection and the product B·A of its adapter
+    /// (A and B alone are fixed only up to signs), and the unchanged output.
+    #[test]
+    fn pissa_and_olora_start_as_peft_does() {
+        use peftgrid_zoo::forms::{LowRankInit, LowRankSpec};
+        use peftgrid_zoo::{Composition, Form, ModificationSpec, Position};
+        let device = Default::default();
+        let reference = tensors::read(
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data/lora-init/reference.safetensors"),
+        )
+        .unwrap();
+        for (init, name) in [(LowRankInit::Pissa, "pissa"), (LowRankInit::Olora, "olora")] {
+            let spec = MethodSpec::new(name).with(
+                ModificationSpec::new(
+                    Form::LowRank(LowRankSpec {
+                        init,
+                        ..LowRankSpec::default()
+                    }),
+                    &[Position::Q, Position::V],
+                )
+                .composition(Composition::AlphaOverRank { alpha: 8.0 })
+                .budget(4),
+            );
+            let mut loaded = load::<B>(fixtures().join("hf/bert"), &device).unwrap();
+            method::apply(&mut loaded.model, &loaded.config, &spec, &device).unwrap();
+            let Model::Text(m) = &loaded.model else {
+                panic!("bert is a text encoder")
+            };
+            for (i, layer) in m.layers.iter().enumerate() {
+                for (position, linear, key) in [
+                    (Position::Q, &layer.attention.query, "query"),
+                    (Position::V, &layer.attention.value, "value"),
+                ] {
+                    let at = format!("{name}.layer.{i}.attention.self.{key}");
+                    let residual = linear
+                        .weight
+                        .val()
+                        .transpose()
+                        .into_data()
+                        .to_vec::<f32>()
+                        .unwrap();
+                    let d = max_abs_diff(&residual, &reference[&format!("{at}.residual")].as_f32());
+                    assert!(d < 1e-5, "{at}: residual off by {d}");
+                    let Some(peftgrid_zoo::Modification::LowRank(l)) =
+                        layer.sites.get(position).and_then(|s| s.mods.first())
+                    else {
+                        panic!("{at}: no LoRA")
+                    };
+                    let delta = l.down.val().matmul(l.up.val()).transpose();
+                    let delta = delta.into_data().to_vec::<f32>().unwrap();
+                    let d = max_abs_diff(&delta, &reference[&format!("{at}.delta")].as_f32());
+                    assert!(d < 1e-5, "{at}: B·A off by {d}");
+                }
+            }
+            let g = golden(&fixtures().join("hf/bert"));
+            let out = loaded.model.forward(inputs(&g, &device)).unwrap().named();
+            let d = max_abs_diff(
+                &out["last_hidden_state"].as_f32(),
+                &reference[&format!("{name}.last_hidden_state")].as_f32(),
+            );
+            assert!(d < TOL, "{name}: output off by {d}");
+        }
+    }
+
     #[test]
     fn a_fresh_method_starts_as_the_pretrained_model() {
         // Zero-initialised up-projections, unit rescalings, zero bias vectors: no change at step 0.
@@ -1354,6 +1420,8 @@ mod methods {
                 "oft",
                 "boft",
                 "hra",
+                "pissa",
+                "olora",
             ] {
                 let spec = small(preset(name).unwrap());
                 let mut loaded = load::<B>(fixtures().join("hf").join(fixture), &device).unwrap();
@@ -1386,6 +1454,9 @@ mod methods {
             "boft",
             "hra",
             "ln_tuning",
+            "pissa",
+            "olora",
+            "lora_plus",
         ] {
             let mut spec = small(preset(name).unwrap());
             // A peft prefix numbers the real tokens after it: only such a prefix is one.

@@ -97,6 +97,10 @@ pub struct ResultRow {
     /// as its keys and values, its MLP dropped) as a % of the backbone: He et al.'s budget.
     /// `None` in files written before the column existed.
     pub percent_deployed: Option<f64>,
+    /// The entries a deployed adapter file stores: the deployed parameters plus the frozen
+    /// tensors kept beside them (VeRA's shared random bases), which can exceed the trainable
+    /// count many times over. `None` in files written before the column existed.
+    pub stored_params: Option<u64>,
     /// Peak accelerator (or process) memory during training, when the backend reports it.
     pub peak_memory_bytes: Option<u64>,
     /// Training throughput, when measured.

@@ -324,6 +324,10 @@ fn frame_from_rows(rows: &[ResultRow]) -> PolarsResult<DataFrame> {
             rows.iter().map(|r| r.percent_deployed).collect::<Vec<_>>(),
         ),
         Column::new(
+            "stored_params".into(),
+            rows.iter().map(|r| r.stored_params).collect::<Vec<_>>(),
+        ),
+        Column::new(
             "peak_memory_bytes".into(),
             rows.iter().map(|r| r.peak_memory_bytes).collect::<Vec<_>>(),
         ),
@@ -496,6 +500,15 @@ fn rows_from_frame(path: &Path, df: &DataFrame) -> Result<Vec<ResultRow>> {
     } else {
         vec![None; df.height()]
     };
+    let stored_params = if df
+        .get_column_names()
+        .iter()
+        .any(|n| n.as_str() == "stored_params")
+    {
+        f.opt_u64s("stored_params")?
+    } else {
+        vec![None; df.height()]
+    };
     let peak_memory_bytes = f.opt_u64s("peak_memory_bytes")?;
     let train_samples_per_s = f.opt_f64s("train_samples_per_s")?;
     let wall_s = f.f64s("wall_s")?;
@@ -546,6 +559,7 @@ fn rows_from_frame(path: &Path, df: &DataFrame) -> Result<Vec<ResultRow>> {
             trainable_with_head: trainable_with_head[i],
             percent_trainable: percent_trainable[i],
             percent_deployed: percent_deployed[i],
+            stored_params: stored_params[i],
             peak_memory_bytes: peak_memory_bytes[i],
             train_samples_per_s: train_samples_per_s[i],
             wall_s: wall_s[i],

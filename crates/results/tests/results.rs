@@ -62,6 +62,7 @@ fn row(method: &str, budgets: &str, task: &str, seed: u64, value: f64) -> Result
         trainable_with_head: (percent * 1_246_456.0) as u64 + 592_130,
         percent_trainable: percent,
         percent_deployed: None,
+        stored_params: None,
         peak_memory_bytes: Some(1 << 30),
         train_samples_per_s: None,
         wall_s: 12.5,

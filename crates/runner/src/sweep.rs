@@ -335,6 +335,7 @@ impl RunJob<'_> {
         base.trainable_with_head = with_head as u64;
         base.percent_trainable = 100.0 * body as f64 / pretrained as f64;
         base.percent_deployed = Some(counted.deployed_percent);
+        base.stored_params = Some(counted.stored as u64);
         base.steps = outcome.steps as u64;
         base.train_samples_per_s =
             Some(outcome.train_samples as f64 / outcome.train_seconds.max(1e-9));
@@ -554,6 +555,7 @@ fn base_row(spec: &RunSpec, backend: BackendKind, device: &str) -> ResultRow {
         trainable_with_head: 0,
         percent_trainable: 0.0,
         percent_deployed: None,
+        stored_params: None,
         peak_memory_bytes: None,
         train_samples_per_s: None,
         wall_s: 0.0,

@@ -209,6 +209,7 @@ pub fn up_lr_group<B: Backend>(
     for m in &method.modifications {
         if let Form::LowRank(peftgrid_zoo::forms::LowRankSpec {
             up_lr_ratio: Some(r),
+            ..
         }) = &m.form
         {
             anyhow::ensure!(

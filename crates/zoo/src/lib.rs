@@ -10,6 +10,7 @@
 
 pub mod accounting;
 pub mod compose;
+pub mod decompose;
 pub mod dropout;
 pub mod error;
 pub mod forms;

@@ -4,8 +4,8 @@
 use crate::error::{Result, ZooError};
 use crate::forms::{
     BottleneckSpec, ButterflyOrthogonalSpec, DeepPromptSpec, FactoredKroneckerSpec, Form,
-    HadamardSpec, HouseholderSpec, KroneckerSpec, LowRankSpec, OrthogonalSpec, PhmOptions,
-    PrefixSpec, PromptSpec, RandomBasisSpec, RankSchedule, RationalSpec, RescaleSpec,
+    HadamardSpec, HouseholderSpec, KroneckerSpec, LowRankInit, LowRankSpec, OrthogonalSpec,
+    PhmOptions, PrefixSpec, PromptSpec, RandomBasisSpec, RankSchedule, RationalSpec, RescaleSpec,
     ShardSharedSpec, SingularValueSpec, SpectralSpec, TokenBiasSpec, WeightDecomposedSpec,
 };
 use crate::spec::{MethodSpec, ModificationSpec, ParamGroup};
@@ -152,6 +152,16 @@ pub const PRESETS: &[Preset] = &[
         name: "lora_plus",
         about: "LoRA+ (Hayou et al.): LoRA whose W_up trains at 16 × the learning rate",
         build: lora_plus,
+    },
+    Preset {
+        name: "pissa",
+        about: "PiSSA (Meng et al.): LoRA at W_q, W_v started from W's 8 leading singular triplets",
+        build: pissa,
+    },
+    Preset {
+        name: "olora",
+        about: "OLoRA (Büyükakyüz): LoRA at W_q, W_v started from W's QR factors",
+        build: olora,
     },
     Preset {
         name: "raft",
@@ -314,6 +324,7 @@ fn lora_plus() -> MethodSpec {
     // The paper's recommended ratio, λ = 2⁴.
     let form = Form::LowRank(LowRankSpec {
         up_lr_ratio: Some(16.0),
+        ..LowRankSpec::default()
     });
     at_q_v(
         "lora_plus",
@@ -334,6 +345,22 @@ fn vpt_deep() -> MethodSpec {
     MethodSpec::new("vpt_deep")
         .with(ModificationSpec::new(Form::Prompt(PromptSpec {}), &[Input]).budget(10))
         .with(ModificationSpec::new(Form::DeepPrompt(DeepPromptSpec {}), &[Block]).budget(10))
+}
+
+fn pissa() -> MethodSpec {
+    let form = Form::LowRank(LowRankSpec {
+        init: LowRankInit::Pissa,
+        ..LowRankSpec::default()
+    });
+    at_q_v("pissa", form, Composition::AlphaOverRank { alpha: 16.0 }, 8)
+}
+
+fn olora() -> MethodSpec {
+    let form = Form::LowRank(LowRankSpec {
+        init: LowRankInit::Olora,
+        ..LowRankSpec::default()
+    });
+    at_q_v("olora", form, Composition::AlphaOverRank { alpha: 16.0 }, 8)
 }
 
 fn dora() -> MethodSpec {

@@ -12,9 +12,59 @@ use crate::forms::{BuildContext, FormModule, FormSpec, Placement};
 use crate::shape::SiteDims;
 use crate::shared::Shared;
 
+/// How W_down and W_up start: an axis of the design space of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LowRankInit {
+    /// LoRA's (peft's `init_lora_weights = True`): W_down Kaiming-uniform, W_up zero.
+    #[default]
+    Kaiming,
+    /// peft's `"gaussian"`: W_down normal(0, 1/r), W_up zero.
+    Gaussian,
+    /// PiSSA (Meng et al. 2024): W_down, W_up from W's r leading singular triplets,
+    /// (√σ·v, √σ·u)/√s, and the frozen W becomes W − s·W_down W_up, its residual.
+    Pissa,
+    /// OLoRA (Büyükakyüz 2024): W_down, W_up from the first r rows of R and columns of Q in
+    /// W = QR, and the frozen W becomes the residual W − s·W_down W_up.
+    Olora,
+}
+
+impl LowRankInit {
+    fn is_default(&self) -> bool {
+        *self == LowRankInit::Kaiming
+    }
+
+    /// peft's `init_lora_weights` value.
+    pub fn peft_name(&self) -> serde_json::Value {
+        match self {
+            LowRankInit::Kaiming => serde_json::Value::Bool(true),
+            LowRankInit::Gaussian => "gaussian".into(),
+            LowRankInit::Pissa => "pissa".into(),
+            LowRankInit::Olora => "olora".into(),
+        }
+    }
+}
+
+impl std::fmt::Display for LowRankInit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LowRankInit::Kaiming => "kaiming",
+            LowRankInit::Gaussian => "gaussian",
+            LowRankInit::Pissa => "pissa",
+            LowRankInit::Olora => "olora",
+        })
+    }
+}
+
+// A constant of the module (no record): it only matters when the module is placed.
+use burn::empty;
+empty!(LowRankInit);
+
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LowRankSpec {
+    #[serde(default, skip_serializing_if = "LowRankInit::is_default")]
+    pub init: LowRankInit,
     /// LoRA+ (Hayou et al. 2024, peft's `create_loraplus_optimizer`): W_up trains at this
     /// multiple of the run's learning rate, W_down at the rate itself. An option of the
     /// optimiser, so the forward pass and the adapter files are LoRA's.
@@ -30,6 +80,7 @@ pub struct LowRank<B: Backend> {
     pub compose: Composer<B>,
     /// Folded into the projection's weight: the forward pass must not add it again.
     pub merged: bool,
+    pub init: LowRankInit,
 }
 
 impl FormSpec for LowRankSpec {
@@ -85,7 +136,17 @@ impl FormSpec for LowRankSpec {
         dims: SiteDims,
         ctx: &BuildContext<B>,
     ) -> LowRank<B> {
-        LowRank::new(p, dims, ctx.device)
+        let mut m = LowRank::new(p, dims, ctx.device);
+        m.init = self.init;
+        if self.init == LowRankInit::Gaussian {
+            let std = 1.0 / p.budget as f64;
+            m.down = Param::from_tensor(crate::init::random(
+                [dims.d_in, p.budget],
+                Distribution::Normal(0.0, std),
+                ctx.device,
+            ));
+        }
+        m
     }
 }
 
@@ -104,7 +165,63 @@ impl<B: Backend> LowRank<B> {
             up: Param::from_tensor(Tensor::zeros([r, dims.d_out], device)),
             compose: Composer::new(p.composition, r, dims.d_in, device),
             merged: false,
+            init: LowRankInit::Kaiming,
         }
+    }
+
+    /// PiSSA's or OLoRA's start from the pretrained weight (`[d_in, d_out]`): (W_down, W_up,
+    /// the residual weight), or `None` for the inits that do not read it.
+    fn start_from_weight(
+        &self,
+        weight: Tensor<B, 2>,
+    ) -> Option<(Tensor<B, 2>, Tensor<B, 2>, Tensor<B, 2>)> {
+        use crate::decompose::{qr_top, svd_top, Matrix};
+        if !matches!(self.init, LowRankInit::Pissa | LowRankInit::Olora) {
+            return None;
+        }
+        let device = weight.device();
+        let [d_in, d_out] = weight.dims();
+        let r = self.down.dims()[1];
+        let s = self.compose.fixed;
+        let values: Vec<f64> = weight
+            .clone()
+            .transpose()
+            .into_data()
+            .convert::<f64>()
+            .into_vec()
+            .ok()?;
+        // peft's layout: W `[out, in]`, lora_A `[r, in]`, lora_B `[out, r]`.
+        let w = Matrix::new(d_out, d_in, values);
+        let (lora_b, lora_a) = match self.init {
+            LowRankInit::Pissa => {
+                let (u, sigma, vt) = svd_top(&w, r);
+                let root: Vec<f64> = sigma.iter().map(|x| (x / s).sqrt()).collect();
+                let mut b = u;
+                let mut a = vt;
+                for i in 0..b.rows {
+                    for (k, rk) in root.iter().enumerate() {
+                        b.data[i * r + k] *= rk;
+                    }
+                }
+                for (k, rk) in root.iter().enumerate() {
+                    for j in 0..a.cols {
+                        a.data[k * a.cols + j] *= rk;
+                    }
+                }
+                (b, a)
+            }
+            _ => qr_top(&w, r),
+        };
+        let tensor = |m: &Matrix| {
+            let data: Vec<f32> = m.data.iter().map(|&x| x as f32).collect();
+            Tensor::<B, 2>::from_data(TensorData::new(data, [m.rows, m.cols]), &device)
+        };
+        let (a, b) = (tensor(&lora_a), tensor(&lora_b));
+        // W_res = W − s·B·A, in Burn's layout W − s·Aᵀ Bᵀ.
+        let down = a.transpose();
+        let up = b.transpose();
+        let residual = weight - down.clone().matmul(up.clone()).mul_scalar(s);
+        Some((down, up, residual))
     }
 
     /// s·W_down W_up as a `[d_in, d_out]` matrix (Burn's Linear layout).
@@ -117,6 +234,17 @@ impl<B: Backend> LowRank<B> {
 }
 
 impl<B: Backend> FormModule<B> for LowRank<B> {
+    /// PiSSA and OLoRA move W's leading directions into the adapter and leave the residual in
+    /// the frozen weight, so the model starts unchanged.
+    fn attach(&mut self, linear: Linear<B>) -> Linear<B> {
+        let Some((down, up, residual)) = self.start_from_weight(linear.weight.val()) else {
+            return linear;
+        };
+        self.down = Param::initialized(self.down.id, down.set_require_grad(true));
+        self.up = Param::initialized(self.up.id, up.set_require_grad(true));
+        super::with_weight(linear, residual)
+    }
+
     fn modify(&self, x: Tensor<B, 3>, h: Tensor<B, 3>, _shared: &Shared<B>) -> Tensor<B, 3> {
         if self.merged {
             return h;

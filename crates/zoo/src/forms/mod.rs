@@ -445,6 +445,7 @@ mod weight_decomposed;
 
 pub use bottleneck::{kept, MaskedLinear, PerHeadLinear, PhmOptions, Projection};
 pub use factored_kronecker::{factorization, lokr_shapes};
+pub use low_rank::LowRankInit;
 pub use orthogonal::NEUMANN_TERMS;
 pub use phm::PhmLinear;
 pub use random_basis::D_INITIAL;

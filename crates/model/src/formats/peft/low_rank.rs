@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use burn::module::Param;
 use burn::prelude::*;
-use peftgrid_zoo::forms::{LowRank, LowRankSpec, WeightDecomposedSpec};
+use peftgrid_zoo::forms::{LowRank, LowRankInit, LowRankSpec, WeightDecomposedSpec};
 use peftgrid_zoo::{Composition, Form, MethodSpec, Modification, ModificationSpec, Position};
 use serde_json::json;
 
@@ -36,6 +36,30 @@ pub(super) fn load<B: Backend>(
     let flag =
         |name: &str| -> Result<bool> { Ok(adapter.field::<Option<bool>>(name)?.unwrap_or(false)) };
     let (dora, rslora) = (flag("use_dora")?, flag("use_rslora")?);
+    // PiSSA and OLoRA change the frozen weight: placing the method recomputes that from the
+    // base model, as peft does when it loads such an adapter, before the saved A and B land.
+    let init = match adapter.config.get("init_lora_weights") {
+        None | Some(serde_json::Value::Null) | Some(serde_json::Value::Bool(_)) => {
+            LowRankInit::Kaiming
+        }
+        Some(v) if v == "gaussian" => LowRankInit::Gaussian,
+        Some(v) if v == "pissa" => LowRankInit::Pissa,
+        Some(v) if v == "olora" => LowRankInit::Olora,
+        Some(other) => {
+            return Err(super::config_error(
+                &adapter.config_path(),
+                "init_lora_weights",
+                format!("{other} is not supported (true, \"gaussian\", \"pissa\" and \"olora\" are; a randomised or data-dependent init changes the frozen weight in a way peftgrid does not reproduce)"),
+            ))
+        }
+    };
+    if dora && matches!(init, LowRankInit::Pissa | LowRankInit::Olora) {
+        return Err(super::config_error(
+            &adapter.config_path(),
+            "init_lora_weights",
+            "PiSSA/OLoRA with DoRA is not supported",
+        ));
+    }
     let r: usize = adapter.field("r")?;
     let alpha: f64 = adapter.field("lora_alpha")?;
     let mut suffixes = vec!["lora_A.weight", "lora_B.weight"];
@@ -47,7 +71,13 @@ pub(super) fn load<B: Backend>(
     let (name, form) = if dora {
         ("dora", Form::WeightDecomposed(WeightDecomposedSpec {}))
     } else {
-        ("lora", Form::LowRank(LowRankSpec::default()))
+        (
+            "lora",
+            Form::LowRank(LowRankSpec {
+                init,
+                ..LowRankSpec::default()
+            }),
+        )
     };
     let composition = if rslora {
         Composition::AlphaOverSqrtRank { alpha }
@@ -150,7 +180,11 @@ pub(super) fn save<B: Backend>(w: &mut Writer<B>) -> Result<()> {
     w.set("target_modules", json!(targets));
     w.set("bias", json!("none"));
     w.set("fan_in_fan_out", json!(false));
-    w.set("init_lora_weights", json!(true));
+    let init = match &m.form {
+        Form::LowRank(l) => l.init.peft_name(),
+        _ => json!(true),
+    };
+    w.set("init_lora_weights", init);
     w.set("use_rslora", json!(rslora));
     w.set("use_dora", json!(dora));
     Ok(())
