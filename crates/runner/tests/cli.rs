@@ -1424,7 +1424,12 @@ epochs = 40
 backbone = "{}"
 tasks = [{{ task = "cifar100", data_dir = "{}" }}]
 seeds = [1]
-methods = [{{ preset = "linear_probe" }}, {{ preset = "lora", budgets = [[4]] }}]
+methods = [
+  {{ preset = "linear_probe" }},
+  {{ preset = "lora", budgets = [[4]] }},
+  {{ preset = "raft" }},
+  {{ preset = "vpt_deep", budgets = [[4, 4]] }},
+]
 [train]
 lr = 1e-1
 batch_size = 8
@@ -1436,12 +1441,21 @@ schedule = "cosine"
             cifar.display()
         ),
     );
-    assert_eq!(rows.len(), 2);
+    assert_eq!(rows.len(), 4);
     for r in &rows {
         assert_eq!(r.status, peftgrid_results::Status::Ok, "{}", r.note);
         assert_eq!(r.split, "test");
         assert!((r.metrics["accuracy"] - 100.0).abs() < 1e-9, "{}", r.method);
     }
+    // The fixture ViT: 2 layers, 32 wide. RAFT: 6 + 4 coefficients per layer; VPT-deep: l = 4
+    // prompt tokens at the input and 4 more for the second layer.
+    let trainable = |method: &str| {
+        rows.iter()
+            .find(|r| r.method == method)
+            .map(|r| r.trainable_params)
+    };
+    assert_eq!(trainable("raft"), Some(2 * 10));
+    assert_eq!(trainable("vpt_deep"), Some(4 * 32 + 4 * 32));
 }
 
 /// The fixture BERT as a model folder in `dir`: dropout off, with the word-level tokenizer of
@@ -1758,20 +1772,56 @@ fn slurm_scripts_shard_and_merge_to_the_unsharded_grid() {
     assert_eq!(ids(&merged), ids(&unsharded));
 }
 
+/// RAFT and VPT-deep train in a sweep on a text encoder too (the fixture BERT, synthetic
+/// sentences, 3 updates), with their closed-form counts: 2 layers × 10 coefficients, and l = 4
+/// prompt tokens of width 32 at the input and before the second layer.
+#[test]
+fn raft_and_vpt_deep_sweep_on_a_text_encoder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let methods = r#"["raft", "vpt_deep:4,4", "adalora:4"]"#;
+    let toml = tiny_experiment(tmp.path(), "text-new-forms", &[1], methods);
+    let rows = sweep_rows(tmp.path(), "text-new-forms", &toml);
+    assert_eq!(rows.len(), 3);
+    for r in &rows {
+        assert_eq!(
+            r.status,
+            peftgrid_results::Status::Ok,
+            "{}: {}",
+            r.method,
+            r.note
+        );
+    }
+    let trainable = |method: &str| {
+        rows.iter()
+            .find(|r| r.method == method)
+            .map(|r| r.trainable_params)
+    };
+    assert_eq!(trainable("raft"), Some(2 * 10));
+    assert_eq!(trainable("vpt_deep"), Some(2 * 4 * 32));
+    // AdaLoRA at W_q, W_v of 2 layers, r = 4: P, λ, Q per site.
+    assert_eq!(trainable("adalora"), Some(4 * 4 * (32 + 32 + 1)));
+}
+
 /// An experiment of six tiny runs per seed (fixture BERT, synthetic sentences, 3 updates each)
 /// in `dir`, named `name`.
 fn tiny_sweep(dir: &Path, name: &str, seeds: &[u64]) -> PathBuf {
+    let methods = r#"["linear_probe", "lora:2", "bitfit", "ia3", "parallel:4", "prefix:3"]"#;
+    let experiment = dir.join(format!("{name}.toml"));
+    std::fs::write(&experiment, tiny_experiment(dir, name, seeds, methods)).unwrap();
+    experiment
+}
+
+/// The text of an experiment of `methods` (a TOML list) on the fixture BERT in `dir`, synthetic
+/// sentences, 3 updates per run.
+fn tiny_experiment(dir: &Path, name: &str, seeds: &[u64], methods: &str) -> String {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/training");
     let backbone = tiny_bert(dir);
-    let experiment = dir.join(format!("{name}.toml"));
-    std::fs::write(
-        &experiment,
-        format!(
-            r#"name = "{name}"
+    format!(
+        r#"name = "{name}"
 backbone = "{}"
 tasks = [{{ task = "glue/sst2", name = "synthetic", data_dir = "{}" }}]
 seeds = {seeds:?}
-methods = ["linear_probe", "lora:2", "bitfit", "ia3", "parallel:4", "prefix:3"]
+methods = {methods}
 
 [train]
 batch_size = 8
@@ -1780,12 +1830,9 @@ max_steps = 3
 max_len = 32
 head_pooling = "mean"
 "#,
-            backbone.display(),
-            data.display()
-        ),
+        backbone.display(),
+        data.display()
     )
-    .unwrap();
-    experiment
 }
 
 /// Killed by SIGKILL at 20 seeded random moments and restarted each time, a sweep loses and
