@@ -31,6 +31,14 @@ struct Triplet<B: Backend> {
 }
 
 impl<B: Backend> Triplet<B> {
+    fn zeros_like(&self) -> Self {
+        Self {
+            right: self.right.zeros_like(),
+            values: self.values.zeros_like(),
+            left: self.left.zeros_like(),
+        }
+    }
+
     fn zip(self, other: Self, f: impl Fn(Tensor<B, 2>, Tensor<B, 2>) -> Tensor<B, 2>) -> Self {
         let values = f(self.values.unsqueeze::<2>(), other.values.unsqueeze::<2>());
         let [_, r] = values.dims();
@@ -241,12 +249,8 @@ impl<B: AutodiffBackend> RankAllocator<B> {
             let importance = p.zip(g, |p, g| (p * g).abs());
             // peft starts both averages at zero.
             let previous = self.statistics[k].take().unwrap_or_else(|| Statistics {
-                importance: importance
-                    .clone()
-                    .zip(importance.clone(), |i, _| i.zeros_like()),
-                uncertainty: importance
-                    .clone()
-                    .zip(importance.clone(), |i, _| i.zeros_like()),
+                importance: importance.zeros_like(),
+                uncertainty: importance.zeros_like(),
             });
             let average = previous.importance.zip(importance.clone(), |a, i| {
                 a.mul_scalar(b1) + i.mul_scalar(1.0 - b1)

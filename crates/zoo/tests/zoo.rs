@@ -460,4 +460,35 @@ mod rotations {
         let off: f32 = r.slice([0..4, 4..8]).abs().max().into_scalar();
         assert!(off > 1e-3, "{off}");
     }
+
+    /// RAFT starts as its GELU fit: within the fit's 8e-3 of exact GELU on [−8, 8]
+    /// (`tools/fit_rational_gelu.py` measured 7.99e-3 in f64).
+    #[test]
+    fn the_rational_activation_starts_as_gelu() {
+        use peftgrid_zoo::forms::{FormModule, FormSpec, RationalSpec};
+        use peftgrid_zoo::{BuildContext, Composition, Insertion, Placement, Position, SiteDims};
+        let device = Default::default();
+        let p = Placement {
+            position: Position::FfnIn,
+            insertion: Insertion::Parallel,
+            composition: Composition::Add,
+            budget: 0,
+        };
+        let dims = SiteDims {
+            d_in: 4,
+            d_out: 8,
+            heads: 1,
+        };
+        let ctx = BuildContext::<B> {
+            device: &device,
+            layer: 0,
+            shared: None,
+        };
+        let m = RationalSpec {}.build(&p, dims, &ctx);
+        let xs: Vec<f32> = (0..=1600).map(|i| -8.0 + i as f32 * 0.01).collect();
+        let x = Tensor::<B, 1>::from_floats(xs.as_slice(), &device).reshape([1, 1, 1601]);
+        let exact = burn::tensor::activation::gelu(x.clone());
+        let err: f32 = (m.activate(x) - exact).abs().max().into_scalar();
+        assert!(err < 8.1e-3, "{err}");
+    }
 }

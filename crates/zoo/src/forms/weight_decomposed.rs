@@ -76,13 +76,14 @@ impl FormSpec for WeightDecomposedSpec {
 }
 
 impl<B: Backend> WeightDecomposed<B> {
-    /// W + s·W_down W_up and its norm per output (`[1, d_out]`), the norm detached: peft (after
-    /// the paper's §4.3) treats it as a constant in the backward pass, which saves memory and
-    /// changes the gradient, so it does the same.
-    fn combined(&self, weight: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
+    /// W′ = m ⊙ (W + s·W_down W_up) / ‖W + s·W_down W_up‖ and that norm per output (`[1,
+    /// d_out]`), the norm detached: peft (after the paper's §4.3) treats it as a constant in the
+    /// backward pass, which saves memory and changes the gradient, so it does the same.
+    fn decomposed(&self, weight: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
         let combined = weight + self.low_rank.delta_weight();
         let norm = column_norm(combined.clone()).detach();
-        (combined, norm)
+        let adapted = combined * (self.magnitude.val().unsqueeze::<2>() / norm.clone());
+        (adapted, norm)
     }
 }
 
@@ -97,8 +98,7 @@ impl<B: Backend> FormModule<B> for WeightDecomposed<B> {
     }
 
     fn adapt_weight(&self, weight: Tensor<B, 2>, _shared: &Shared<B>) -> Tensor<B, 2> {
-        let (combined, norm) = self.combined(weight);
-        combined * (self.magnitude.val().unsqueeze::<2>() / norm)
+        self.decomposed(weight).0
     }
 
     fn attach(&mut self, linear: Linear<B>) -> Linear<B> {
@@ -116,8 +116,7 @@ impl<B: Backend> FormModule<B> for WeightDecomposed<B> {
     fn merge(&mut self, linear: Linear<B>, sign: f64, _shared: &Shared<B>) -> Linear<B> {
         let weight = linear.weight.val();
         if sign > 0.0 {
-            let (combined, norm) = self.combined(weight);
-            let merged = combined * (self.magnitude.val().unsqueeze::<2>() / norm.clone());
+            let (merged, norm) = self.decomposed(weight);
             self.merged_norm = Some(norm.squeeze::<1>());
             self.low_rank.merged = true;
             super::with_weight(linear, merged)

@@ -20,11 +20,9 @@ pub(super) fn load<B: Backend>(
     adapter: &PeftAdapter,
     device: &B::Device,
 ) -> Result<MethodSpec> {
-    adapter.refuse("fan_in_fan_out", |v| v.is_null() || v == &json!(false))?;
-    adapter.refuse("bias", |v| v.is_null() || v == &json!("none"))?;
-    adapter.refuse("rank_pattern", |v| {
-        v.is_null() || v.as_object().is_some_and(|o| o.is_empty())
-    })?;
+    adapter.refuse_flags(&["fan_in_fan_out"])?;
+    adapter.refuse_bias()?;
+    adapter.refuse_patterns(&["rank_pattern"])?;
     // peft builds the layers with `init_r`; its inherited `r` is unused.
     let r: usize = adapter.field("init_r")?;
     let alpha: f64 = adapter.field("lora_alpha")?;

@@ -20,8 +20,8 @@ pub(super) fn load<B: Backend>(
     adapter: &PeftAdapter,
     device: &B::Device,
 ) -> Result<MethodSpec> {
-    adapter.refuse("fan_in_fan_out", |v| v.is_null() || v == &json!(false))?;
-    adapter.refuse("bias", |v| v.is_null() || v == &json!("none"))?;
+    adapter.refuse_flags(&["fan_in_fan_out"])?;
+    adapter.refuse_bias()?;
     let shape = adapter
         .weights
         .keys()

@@ -18,11 +18,9 @@ pub(super) fn load<B: Backend>(
     adapter: &PeftAdapter,
     device: &B::Device,
 ) -> Result<MethodSpec> {
-    adapter.refuse("fan_in_fan_out", |v| v.is_null() || v == &json!(false))?;
-    adapter.refuse("bias", |v| v.is_null() || v == &json!("none"))?;
-    adapter.refuse("n_frequency_pattern", |v| {
-        v.is_null() || v.as_object().is_some_and(|o| o.is_empty())
-    })?;
+    adapter.refuse_flags(&["fan_in_fan_out"])?;
+    adapter.refuse_bias()?;
+    adapter.refuse_patterns(&["n_frequency_pattern"])?;
     let n: usize = adapter.field("n_frequency")?;
     let s: f64 = adapter.field("scaling")?;
     let seed: u64 = adapter

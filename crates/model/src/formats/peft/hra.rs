@@ -18,9 +18,9 @@ pub(super) fn load<B: Backend>(
     adapter: &PeftAdapter,
     device: &B::Device,
 ) -> Result<MethodSpec> {
-    adapter.refuse("apply_GS", |v| v.is_null() || v == &json!(false))?;
-    adapter.refuse("bias", |v| v.is_null() || v == &json!("none"))?;
-    adapter.refuse_patterns()?;
+    adapter.refuse_flags(&["apply_GS"])?;
+    adapter.refuse_bias()?;
+    adapter.refuse_patterns(&["rank_pattern", "alpha_pattern"])?;
     let r: usize = adapter.field("r")?;
     load_per_module(
         model,

@@ -18,7 +18,7 @@ pub(super) fn load<B: Backend>(
     adapter: &PeftAdapter,
     device: &B::Device,
 ) -> Result<MethodSpec> {
-    adapter.refuse_patterns()?;
+    adapter.refuse_patterns(&["rank_pattern", "alpha_pattern"])?;
     let r: usize = adapter.field("r")?;
     let alpha: f64 = adapter.field("alpha")?;
     let why = "r and the projection's widths";

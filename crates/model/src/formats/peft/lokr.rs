@@ -19,8 +19,8 @@ pub(super) fn load<B: Backend>(
     adapter: &PeftAdapter,
     device: &B::Device,
 ) -> Result<MethodSpec> {
-    adapter.refuse_patterns()?;
-    adapter.refuse("decompose_both", |v| v.is_null() || v == &json!(false))?;
+    adapter.refuse_patterns(&["rank_pattern", "alpha_pattern"])?;
+    adapter.refuse_flags(&["decompose_both"])?;
     adapter.refuse("decompose_factor", |v| v.is_null() || v == &json!(-1))?;
     let r: usize = adapter.field("r")?;
     let alpha: f64 = adapter.field("alpha")?;

@@ -24,15 +24,9 @@ pub(super) fn load<B: Backend>(
     adapter: &PeftAdapter,
     device: &B::Device,
 ) -> Result<MethodSpec> {
-    for flag in ["fan_in_fan_out", "lora_bias"] {
-        adapter.refuse(flag, |v| v.is_null() || v == &json!(false))?;
-    }
-    adapter.refuse("bias", |v| v.is_null() || v == &json!("none"))?;
-    for pattern in ["rank_pattern", "alpha_pattern"] {
-        adapter.refuse(pattern, |v| {
-            v.is_null() || v.as_object().is_some_and(|o| o.is_empty())
-        })?;
-    }
+    adapter.refuse_flags(&["fan_in_fan_out", "lora_bias"])?;
+    adapter.refuse_bias()?;
+    adapter.refuse_patterns(&["rank_pattern", "alpha_pattern"])?;
     let flag =
         |name: &str| -> Result<bool> { Ok(adapter.field::<Option<bool>>(name)?.unwrap_or(false)) };
     let (dora, rslora) = (flag("use_dora")?, flag("use_rslora")?);

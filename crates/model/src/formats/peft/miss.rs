@@ -20,8 +20,8 @@ pub(super) fn load<B: Backend>(
 ) -> Result<MethodSpec> {
     // `init_weights = "bat"` / `"mini"` select MiSS's other variants, with other tensors.
     adapter.refuse("init_weights", |v| v.is_null() || v.is_boolean())?;
-    adapter.refuse("bias", |v| v.is_null() || v == &json!("none"))?;
-    adapter.refuse_patterns()?;
+    adapter.refuse_bias()?;
+    adapter.refuse_patterns(&["rank_pattern", "alpha_pattern"])?;
     let r: usize = adapter.field("r")?;
     load_per_module(
         model,

@@ -175,15 +175,27 @@ impl PeftAdapter {
         }
     }
 
-    /// Refuses per-module ranks and scales (`rank_pattern`, `alpha_pattern`): one modification
-    /// of the design space has one budget.
-    fn refuse_patterns(&self) -> Result<()> {
-        for pattern in ["rank_pattern", "alpha_pattern"] {
-            self.refuse(pattern, |v| {
+    /// Refuses flags that change the computation (`fan_in_fan_out`, OFT's `coft`, ...) when
+    /// they are set: each must be absent or false.
+    fn refuse_flags(&self, names: &[&str]) -> Result<()> {
+        names
+            .iter()
+            .try_for_each(|name| self.refuse(name, |v| v.is_null() || v == &json!(false)))
+    }
+
+    /// Refuses trained biases of the base layers (`bias` other than "none").
+    fn refuse_bias(&self) -> Result<()> {
+        self.refuse("bias", |v| v.is_null() || v == &json!("none"))
+    }
+
+    /// Refuses per-module settings (`rank_pattern`, `alpha_pattern`, FourierFT's
+    /// `n_frequency_pattern`): one modification of the design space has one budget and scale.
+    fn refuse_patterns(&self, names: &[&str]) -> Result<()> {
+        names.iter().try_for_each(|name| {
+            self.refuse(name, |v| {
                 v.is_null() || v.as_object().is_some_and(|o| o.is_empty())
-            })?;
-        }
-        Ok(())
+            })
+        })
     }
 
     /// The weight entries by module: `module path → (suffix → tensor name)`.

@@ -21,10 +21,8 @@ pub(super) fn load<B: Backend>(
     adapter: &PeftAdapter,
     device: &B::Device,
 ) -> Result<MethodSpec> {
-    for flag in ["coft", "block_share", "fan_in_fan_out"] {
-        adapter.refuse(flag, |v| v.is_null() || v == &json!(false))?;
-    }
-    adapter.refuse("bias", |v| v.is_null() || v == &json!("none"))?;
+    adapter.refuse_flags(&["coft", "block_share", "fan_in_fan_out"])?;
+    adapter.refuse_bias()?;
     let neumann = adapter
         .field::<Option<bool>>("use_cayley_neumann")?
         .unwrap_or(true);

@@ -20,7 +20,7 @@ pub(super) fn load<B: Backend>(
     adapter: &PeftAdapter,
     device: &B::Device,
 ) -> Result<MethodSpec> {
-    adapter.refuse("fan_in_fan_out", |v| v.is_null() || v == &json!(false))?;
+    adapter.refuse_flags(&["fan_in_fan_out"])?;
     let found = locate(model, adapter, adapter.modules(&["ia3_l"]))?;
     positions_on_every_layer(model, adapter, &found)?;
     // peft stores output scalings as [out, 1] and input ("feedforward") ones as [1, in].
