@@ -89,19 +89,25 @@ impl<B: Backend> FormModule<B> for Rescale<B> {
     fn merge(&mut self, linear: Linear<B>, sign: f64, _shared: &Shared<B>) -> Linear<B> {
         self.merged = sign > 0.0;
         let l = self.scale.val().detach();
-        let l = if sign > 0.0 { l } else { l.recip() };
+        // Unmerging divides (as peft does) rather than multiplying by 1/l: one rounding per
+        // weight instead of two, so that merge then unmerge returns W to within one ulp.
+        let apply = |w: Tensor<B, 2>, l: Tensor<B, 2>| if sign > 0.0 { w * l } else { w / l };
         let [d_in, d_out] = linear.weight.dims();
         let keep = |p: &Param<Tensor<B, 2>>| p.is_require_grad();
         let require_grad = keep(&linear.weight);
         let (weight, bias) = match self.side {
             Side::Output => (
-                linear.weight.val() * l.clone().reshape([1, d_out]),
+                apply(linear.weight.val(), l.clone().reshape([1, d_out])),
                 linear.bias.map(|b| {
                     let rg = b.is_require_grad();
-                    Param::initialized(b.id, (b.val() * l).detach().set_require_grad(rg))
+                    let v = apply(b.val().reshape([1, d_out]), l.reshape([1, d_out]));
+                    Param::initialized(b.id, v.reshape([d_out]).detach().set_require_grad(rg))
                 }),
             ),
-            Side::Input => (linear.weight.val() * l.reshape([d_in, 1]), linear.bias),
+            Side::Input => (
+                apply(linear.weight.val(), l.reshape([d_in, 1])),
+                linear.bias,
+            ),
         };
         Linear {
             weight: Param::initialized(
