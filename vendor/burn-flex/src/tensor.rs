@@ -252,7 +252,17 @@ impl FlexTensor {
     pub fn empty(shape: Shape, dtype: DType) -> Self {
         let num_elements = shape.num_elements();
         let elem_size = dtype_size(dtype);
-        let bytes = Bytes::from_bytes_vec(alloc::vec![0u8; num_elements * elem_size]);
+        // peftgrid patch: allocate zeroed elements of the dtype's width directly. Upstream builds
+        // `vec![0u8; n]` and `Bytes::from_bytes_vec` then re-allocates and copies it to reach a
+        // 16-byte alignment (a `Vec<u8>` has alignment 1): two allocations, a zeroing and a
+        // memcpy for every matmul output and gradient accumulator. The element alignment is all
+        // that the typed views (`bytemuck` casts) need, as `filled_typed` already relies on.
+        let bytes = match elem_size {
+            8 => Bytes::from_elems(alloc::vec![0u64; num_elements]),
+            4 => Bytes::from_elems(alloc::vec![0u32; num_elements]),
+            2 => Bytes::from_elems(alloc::vec![0u16; num_elements]),
+            _ => Bytes::from_bytes_vec(alloc::vec![0u8; num_elements * elem_size]),
+        };
         let layout = Layout::contiguous(shape);
         Self {
             data: Arc::new(bytes),
