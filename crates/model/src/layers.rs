@@ -180,7 +180,7 @@ impl<B: Backend> FeedForward<B> {
         let up = sites.ffn_in.project(x.clone(), &self.up, shared);
         let mut inner = sites.ffn_in.activate(up, |h| activate(self.act, h));
         if let Some(gate) = &self.gate {
-            inner = inner * gate.forward(x);
+            inner = inner * peftgrid_zoo::rows::dense(x, gate);
         }
         let inner = self.activation_dropout.forward(inner);
         sites.ffn_out.project(inner, &self.down, shared)

@@ -44,7 +44,7 @@ impl<B: Backend> Composer<B> {
     pub fn gate_value(&self, x: &Tensor<B, 3>) -> Option<Tensor<B, 3>> {
         self.gate
             .as_ref()
-            .map(|g| activation::sigmoid(g.forward(x.clone())).mean_dim(1))
+            .map(|g| activation::sigmoid(crate::rows::dense(x.clone(), g)).mean_dim(1))
     }
 
     /// Scales `delta` (`[batch, seq, d]`); `x` is what the gate reads.

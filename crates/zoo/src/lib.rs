@@ -17,6 +17,7 @@ pub mod forms;
 pub mod init;
 pub mod presets;
 pub mod rotation;
+pub mod rows;
 pub mod shape;
 pub mod shared;
 mod site;

@@ -79,7 +79,7 @@ impl<B: Backend> Site<B> {
     /// modifies its output (each reading the original input).
     pub fn project(&self, x: Tensor<B, 3>, linear: &Linear<B>, shared: &Shared<B>) -> Tensor<B, 3> {
         if self.mods.is_empty() {
-            return linear.forward(x);
+            return crate::rows::dense(x, linear);
         }
         let scaled = self
             .mods
@@ -88,9 +88,9 @@ impl<B: Backend> Site<B> {
             .fold(x.clone(), |x, s| x * s.unsqueeze());
         let h = match self.adapted_weight(linear, shared) {
             Some(weight) => {
-                burn::tensor::module::linear(scaled, weight, linear.bias.as_ref().map(|b| b.val()))
+                crate::rows::linear(scaled, weight, linear.bias.as_ref().map(|b| b.val()))
             }
-            None => linear.forward(scaled),
+            None => crate::rows::dense(scaled, linear),
         };
         self.modify(x, h, shared)
     }

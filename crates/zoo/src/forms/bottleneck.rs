@@ -257,7 +257,7 @@ pub enum Projection<B: Backend> {
 impl<B: Backend> Projection<B> {
     pub fn forward(&self, x: Tensor<B, 3>, shared: &Shared<B>) -> Tensor<B, 3> {
         match self {
-            Projection::Dense(l) => l.forward(x),
+            Projection::Dense(l) => crate::rows::dense(x, l),
             Projection::Masked(l) => l.forward(x),
             Projection::PerHead(l) => l.forward(x),
             Projection::Phm(l) => l.forward(x, shared),
@@ -314,11 +314,7 @@ impl<B: Backend> MaskedLinear<B> {
 
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let w = self.linear.weight.val() * self.mask.clone();
-        let y = x.matmul(w.unsqueeze());
-        match &self.linear.bias {
-            Some(b) => y + b.val().unsqueeze(),
-            None => y,
-        }
+        crate::rows::linear(x, w, self.linear.bias.as_ref().map(|b| b.val()))
     }
 }
 

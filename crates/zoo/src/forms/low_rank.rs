@@ -249,10 +249,8 @@ impl<B: Backend> FormModule<B> for LowRank<B> {
         if self.merged {
             return h;
         }
-        let delta = x
-            .clone()
-            .matmul(self.down.val().unsqueeze())
-            .matmul(self.up.val().unsqueeze());
+        let delta = crate::rows::matmul(x.clone(), self.down.val());
+        let delta = crate::rows::matmul(delta, self.up.val());
         h + self.compose.apply(&x, delta)
     }
 

@@ -57,6 +57,6 @@ impl<B: Backend> PhmLinear<B> {
 
     pub fn forward(&self, x: Tensor<B, 3>, shared: &Shared<B>) -> Tensor<B, 3> {
         let m = self.weight(shared.phm_rule(self.rule));
-        x.matmul(m.unsqueeze()) + self.bias.val().unsqueeze()
+        crate::rows::linear(x, m, Some(self.bias.val()))
     }
 }
