@@ -79,6 +79,69 @@ fn assert_parity(name: &str, outputs: &[&str]) {
     }
 }
 
+/// The vendored burn-flex's strided copy (`vendor/PATCHES.md`: an odometer over the outer
+/// dims) against ndarray's: every permutation of a 4-D tensor, also narrowed and broadcast, and
+/// a 5-D one, each made contiguous by a reshape.
+#[test]
+fn flex_copies_strided_layouts_as_ndarray_does() {
+    type F = burn::backend::Flex<f32>;
+    fn permutations(n: usize) -> Vec<Vec<usize>> {
+        if n == 0 {
+            return vec![vec![]];
+        }
+        let mut all = Vec::new();
+        for p in permutations(n - 1) {
+            for i in 0..=p.len() {
+                let mut q = p.clone();
+                q.insert(i, n - 1);
+                all.push(q);
+            }
+        }
+        all
+    }
+    fn flat<Bk: Backend, const D: usize>(
+        shape: [usize; D],
+        make: impl Fn(Tensor<Bk, D>) -> Tensor<Bk, D>,
+    ) -> Vec<f32> {
+        let n: usize = shape.iter().product();
+        let values: Vec<f32> = (0..n).map(|i| i as f32).collect();
+        let t = Tensor::<Bk, 1>::from_floats(values.as_slice(), &Default::default()).reshape(shape);
+        let t = make(t);
+        let m = t.shape().num_elements();
+        t.reshape([m])
+            .into_data()
+            .convert::<f32>()
+            .into_vec()
+            .unwrap()
+    }
+    // The same expression on both backends (a closure cannot be generic over them).
+    macro_rules! same {
+        ($d:literal, $shape:expr, |$t:ident| $body:expr, $what:expr) => {{
+            let on_flex = |$t: Tensor<F, $d>| $body;
+            let on_ndarray = |$t: Tensor<B, $d>| $body;
+            assert_eq!(flat($shape, on_flex), flat($shape, on_ndarray), "{}", $what);
+        }};
+    }
+    let shape = [2, 3, 4, 5];
+    for p in permutations(4) {
+        let axes: [usize; 4] = p.clone().try_into().unwrap();
+        same!(4, shape, |t| t.permute(axes), format!("{p:?}"));
+        same!(
+            4,
+            shape,
+            |t| t.permute(axes).narrow(2, 1, 1),
+            format!("{p:?} narrowed")
+        );
+    }
+    same!(
+        4,
+        shape,
+        |t| t.narrow(1, 0, 1).expand(shape).swap_dims(1, 3),
+        "broadcast"
+    );
+    same!(5, [2, 3, 2, 4, 3], |t| t.permute([0, 3, 1, 4, 2]), "5-D");
+}
+
 #[test]
 fn bert_matches_transformers() {
     assert_parity("bert", &["embeddings", "last_hidden_state", "logits"]);

@@ -426,7 +426,9 @@ fn shard_pools(shards: usize) -> anyhow::Result<Vec<std::sync::Arc<rayon::Thread
     static POOLS: std::sync::Mutex<Vec<std::sync::Arc<rayon::ThreadPool>>> =
         std::sync::Mutex::new(Vec::new());
     let each = (rayon::current_num_threads() / shards).max(1);
-    let mut pools = POOLS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut pools = POOLS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if pools.len() != shards || pools.iter().any(|p| p.current_num_threads() != each) {
         *pools = (0..shards)
             .map(|t| {
